@@ -1,0 +1,1431 @@
+//! Channels: Go's `chan T`, `chan<- T` and `<-chan T`.
+//!
+//! [`chan`]`(cap)` is `make(chan T, cap)`. It returns a [`Chan`], the
+//! bidirectional channel; [`Chan::sender`] and [`Chan::receiver`] give the
+//! directional views [`Sender`] (`chan<- T`) and [`Receiver`] (`<-chan T`).
+//! Every handle is `Clone`: a clone is one more reference to the same
+//! channel, as copying a channel value is in Go.
+//!
+//! # Capacity
+//!
+//! - `cap == 0` is unbuffered: a send completes only once a receiver has
+//!   taken the value (a rendezvous). This flavor is gokio's own (Go's `hchan`
+//!   design: a lock, a queue of parked senders, one of parked receivers).
+//! - `cap >= 1` is buffered: a send waits only while the buffer is full. The
+//!   buffer is an [async-channel](https://docs.rs/async-channel) bounded
+//!   queue.
+//!
+//! # Closing
+//!
+//! [`close`](Chan::close) wakes every waiter: waiting senders get their
+//! values back in [`SendError`], receivers drain what is buffered and then
+//! get `None` (`v, ok := <-ch` with `ok == false`; [`recv_ok`](Chan::recv_ok)
+//! gives Go's zero value). Closing twice panics, as in Go. A channel also
+//! closes when its last sending handle ([`Chan`] or [`Sender`]) is dropped,
+//! and once every receiving handle ([`Chan`] or [`Receiver`]) is dropped,
+//! sends fail with [`SendError`] instead of blocking forever.
+//!
+//! # Nil channels
+//!
+//! Go's nil channel (never ready) is [`never`](crate::never)`::<T>()` as a
+//! value, and `None` where a `select!` case takes an `Option<&_>`.
+//!
+//! # Cancel safety
+//!
+//! Every future returned here may be dropped while it waits (the losing
+//! branch of `tokio::select!`, an elapsed `tokio::time::timeout`) with no
+//! effect on the channel: a dropped `recv` never consumes a value, and a
+//! dropped `send` never delivers its value afterwards. No value is ever lost
+//! or duplicated: each value handed to a send reaches exactly one receiver or
+//! comes back to the caller in an error.
+//!
+//! # Cooperative scheduling
+//!
+//! Every operation takes part in Tokio's cooperative budget, as Tokio's own
+//! channels do, so a goroutine looping on always-ready channel operations
+//! still yields to the others. On Tokio this budget stands in for Go's
+//! preemption.
+//!
+//! # Differences from Go
+//!
+//! - A send on a closed channel returns `Err(SendError(v))` with the value,
+//!   where Go panics.
+//! - Receiving gives `Option<T>`; the zero value is only produced by
+//!   [`recv_ok`](Chan::recv_ok), which needs `T: Default`.
+//! - Channels close when the last sender is dropped, and sends fail when no
+//!   receiver can ever take the value (Go leaks the blocked goroutine).
+//! - At capacity 0, if a receive is dropped after a sender handed it a
+//!   value but before it returned, the value is given back to the channel
+//!   and goes to the next receiver; that sender's send had already
+//!   completed. Go cannot cancel a receive, so it has no such case.
+
+mod buffered;
+mod error;
+mod event;
+mod rendezvous;
+mod timer;
+mod token;
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::{Sink, Stream};
+use tokio::task::coop::{cooperative, poll_proceed};
+use tokio::time::Sleep;
+
+pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+
+pub(crate) use timer::Timer;
+
+use buffered::Buffered;
+use rendezvous::Rendezvous;
+
+/// Makes a channel: Go's `make(chan T, cap)`.
+///
+/// `cap == 0` makes an unbuffered channel, whose sends complete only when a
+/// receiver takes the value; `cap >= 1` a buffered one with room for `cap`
+/// values.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// let unbuffered = gokio::chan::<i32>(0);
+/// let buffered = gokio::chan::<i32>(5);
+/// assert_eq!((unbuffered.cap(), buffered.cap()), (0, 5));
+///
+/// buffered.send(1).await.unwrap(); // does not wait: there is room
+/// assert_eq!(buffered.len(), 1);
+///
+/// let tx = unbuffered.sender();
+/// gokio::go(async move { tx.send(2).await.unwrap() }); // waits for a receiver
+/// assert_eq!(unbuffered.recv().await, Some(2));
+/// # }
+/// ```
+pub fn chan<T>(cap: usize) -> Chan<T> {
+    let flavor = if cap == 0 {
+        Flavor::Rendezvous(Rendezvous::new())
+    } else {
+        Flavor::Buffered(Buffered::new(cap))
+    };
+    Chan::from_shared(Arc::new(Shared {
+        flavor,
+        cap,
+        senders: AtomicUsize::new(0),
+        receivers: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+    }))
+}
+
+/// What every handle of one channel shares.
+struct Shared<T> {
+    flavor: Flavor<T>,
+    cap: usize,
+    /// Live handles that can send (`Chan`, `Sender`).
+    senders: AtomicUsize,
+    /// Live handles that can receive (`Chan`, `Receiver`).
+    receivers: AtomicUsize,
+    /// Set once, by `close` or by the last sending handle's drop.
+    closed: AtomicBool,
+}
+
+enum Flavor<T> {
+    Buffered(Buffered<T>),
+    Rendezvous(Rendezvous<T>),
+}
+
+impl<T> Shared<T> {
+    fn add_sender(&self) {
+        // Relaxed: a new handle is made from a live one, so the count cannot
+        // be zero here; the decrement below orders the teardown.
+        self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_receiver(&self) {
+        // Relaxed: as in add_sender.
+        self.receivers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn drop_sender(&self) {
+        // AcqRel: the last decrement must see every other handle's uses
+        // (Acquire) before it closes the channel.
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 && !self.mark_closed() {
+            self.close_flavor();
+        }
+    }
+
+    fn drop_receiver(&self) {
+        // AcqRel: as in drop_sender.
+        if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            match &self.flavor {
+                Flavor::Buffered(b) => b.disconnect(),
+                Flavor::Rendezvous(r) => r.disconnect(),
+            }
+        }
+    }
+
+    /// Sets the closed flag; returns whether it was already set.
+    fn mark_closed(&self) -> bool {
+        // AcqRel: exactly one caller sees `false` and performs the close.
+        self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    fn close_flavor(&self) {
+        tracing::trace!(target: "gokio::chan", cap = self.cap, "close");
+        match &self.flavor {
+            Flavor::Buffered(b) => b.close(),
+            Flavor::Rendezvous(r) => r.close(),
+        }
+    }
+
+    #[track_caller]
+    fn close(&self) {
+        if self.mark_closed() {
+            panic!("close of closed channel");
+        }
+        self.close_flavor();
+    }
+
+    fn is_closed(&self) -> bool {
+        // Acquire: pairs with mark_closed.
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn len(&self) -> usize {
+        match &self.flavor {
+            Flavor::Buffered(b) => b.len(),
+            Flavor::Rendezvous(_) => 0,
+        }
+    }
+
+    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match &self.flavor {
+            Flavor::Buffered(b) => b.try_send(value),
+            Flavor::Rendezvous(r) => r.try_send(value),
+        }
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Buffered(b) => b.try_recv(),
+            Flavor::Rendezvous(r) => r.try_recv(),
+        }
+    }
+
+    fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        cooperative(async move {
+            match &self.flavor {
+                Flavor::Buffered(b) => b.send(value).await,
+                Flavor::Rendezvous(r) => {
+                    let mut op = Bound::new(r, rendezvous::SendOp::new(value));
+                    poll_fn(|cx| op.op.poll(op.chan, cx)).await
+                }
+            }
+        })
+    }
+
+    fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
+        cooperative(async move {
+            match &self.flavor {
+                Flavor::Buffered(b) => b.recv().await,
+                Flavor::Rendezvous(r) => {
+                    let mut op = Bound::new(r, rendezvous::RecvOp::default());
+                    poll_fn(|cx| op.op.poll(op.chan, cx)).await
+                }
+            }
+        })
+    }
+
+    fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        cooperative(async move {
+            let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+            match &self.flavor {
+                Flavor::Buffered(b) => {
+                    let mut op = Bound::new(b, buffered::SendOp::new(value));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
+                            return Poll::Ready(res.map_err(SendTimeoutError::from));
+                        }
+                        ready!(sleep.as_mut().poll(cx));
+                        let value = op
+                            .op
+                            .withdraw(op.chan)
+                            .expect("a pending send holds its value");
+                        Poll::Ready(Err(SendTimeoutError::Timeout(value)))
+                    })
+                    .await
+                }
+                Flavor::Rendezvous(r) => {
+                    let mut op = Bound::new(r, rendezvous::SendOp::new(value));
+                    poll_fn(|cx| {
+                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
+                            return Poll::Ready(res.map_err(SendTimeoutError::from));
+                        }
+                        ready!(sleep.as_mut().poll(cx));
+                        Poll::Ready(match op.op.withdraw(op.chan) {
+                            Ok(value) => Err(SendTimeoutError::Timeout(value)),
+                            Err(res) => res.map_err(SendTimeoutError::from),
+                        })
+                    })
+                    .await
+                }
+            }
+        })
+    }
+
+    fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
+        cooperative(async move {
+            match &self.flavor {
+                Flavor::Buffered(b) => match tokio::time::timeout(timeout, b.recv()).await {
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) => Err(RecvTimeoutError::Closed),
+                    Err(_) => Err(RecvTimeoutError::Timeout),
+                },
+                Flavor::Rendezvous(r) => {
+                    let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+                    let mut op = Bound::new(r, rendezvous::RecvOp::default());
+                    poll_fn(|cx| {
+                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
+                            return Poll::Ready(res.ok_or(RecvTimeoutError::Closed));
+                        }
+                        ready!(sleep.as_mut().poll(cx));
+                        Poll::Ready(match op.op.withdraw(op.chan) {
+                            None => Err(RecvTimeoutError::Timeout),
+                            Some(res) => res.ok_or(RecvTimeoutError::Closed),
+                        })
+                    })
+                    .await
+                }
+            }
+        })
+    }
+
+    fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        match &self.flavor {
+            Flavor::Buffered(b) => b.send_blocking(value),
+            Flavor::Rendezvous(_) => futures::executor::block_on(self.send(value)),
+        }
+    }
+
+    fn recv_blocking(&self) -> Option<T> {
+        match &self.flavor {
+            Flavor::Buffered(b) => b.recv_blocking(),
+            Flavor::Rendezvous(_) => futures::executor::block_on(self.recv()),
+        }
+    }
+}
+
+/// A withdrawable operation bound to its channel; dropping it withdraws the
+/// operation, which is what makes every wait cancel-safe.
+struct Bound<'a, C, O: Cancel<C>> {
+    chan: &'a C,
+    op: O,
+}
+
+impl<'a, C, O: Cancel<C>> Bound<'a, C, O> {
+    fn new(chan: &'a C, op: O) -> Self {
+        Bound { chan, op }
+    }
+}
+
+impl<C, O: Cancel<C>> Drop for Bound<'_, C, O> {
+    fn drop(&mut self) {
+        self.op.cancel(self.chan);
+    }
+}
+
+/// Withdrawal on drop: no effect on the channel, and a value already handed
+/// to a receive is given back to the channel.
+trait Cancel<C> {
+    fn cancel(&mut self, chan: &C);
+}
+
+impl<T> Cancel<Rendezvous<T>> for rendezvous::RecvOp<T> {
+    fn cancel(&mut self, chan: &Rendezvous<T>) {
+        rendezvous::RecvOp::cancel(self, chan);
+    }
+}
+
+impl<T> Cancel<Rendezvous<T>> for rendezvous::SendOp<T> {
+    fn cancel(&mut self, chan: &Rendezvous<T>) {
+        // Either the value was delivered, or it is dropped with the future.
+        let _ = self.withdraw(chan);
+    }
+}
+
+impl<T> Cancel<Buffered<T>> for buffered::RecvOp {
+    fn cancel(&mut self, chan: &Buffered<T>) {
+        buffered::RecvOp::cancel(self, chan);
+    }
+}
+
+impl<T> Cancel<Buffered<T>> for buffered::SendOp<T> {
+    fn cancel(&mut self, chan: &Buffered<T>) {
+        let _ = self.withdraw(chan);
+    }
+}
+
+/// The pending receive of a handle used as a `Stream`.
+enum StreamOp<T> {
+    Idle,
+    Buffered(buffered::RecvOp),
+    Rendezvous(rendezvous::RecvOp<T>),
+    Timer(Option<Pin<Box<Sleep>>>),
+}
+
+impl<T> StreamOp<T> {
+    fn poll_shared(&mut self, shared: &Shared<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let coop = ready!(poll_proceed(cx));
+        let poll = match &shared.flavor {
+            Flavor::Buffered(b) => {
+                if !matches!(self, StreamOp::Buffered(_)) {
+                    *self = StreamOp::Buffered(buffered::RecvOp::default());
+                }
+                let StreamOp::Buffered(op) = self else {
+                    unreachable!()
+                };
+                op.poll(b, cx)
+            }
+            Flavor::Rendezvous(r) => {
+                if !matches!(self, StreamOp::Rendezvous(_)) {
+                    *self = StreamOp::Rendezvous(rendezvous::RecvOp::default());
+                }
+                let StreamOp::Rendezvous(op) = self else {
+                    unreachable!()
+                };
+                op.poll(r, cx)
+            }
+        };
+        if poll.is_ready() {
+            coop.made_progress();
+        }
+        poll
+    }
+
+    fn cancel(&mut self, shared: &Shared<T>) {
+        match (std::mem::replace(self, StreamOp::Idle), &shared.flavor) {
+            (StreamOp::Buffered(mut op), Flavor::Buffered(b)) => op.cancel(b),
+            (StreamOp::Rendezvous(mut op), Flavor::Rendezvous(r)) => op.cancel(r),
+            _ => {}
+        }
+    }
+}
+
+/// The pending send of a [`Sender`] used as a `Sink`.
+enum SinkOp<T> {
+    Idle,
+    Buffered(buffered::SendOp<T>),
+    Rendezvous(rendezvous::SendOp<T>),
+}
+
+impl<T> SinkOp<T> {
+    fn start(&mut self, shared: &Shared<T>, value: T) {
+        debug_assert!(
+            matches!(self, SinkOp::Idle),
+            "start_send without poll_ready"
+        );
+        *self = match &shared.flavor {
+            Flavor::Buffered(_) => SinkOp::Buffered(buffered::SendOp::new(value)),
+            Flavor::Rendezvous(_) => SinkOp::Rendezvous(rendezvous::SendOp::new(value)),
+        };
+    }
+
+    fn poll_flush(
+        &mut self,
+        shared: &Shared<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError<T>>> {
+        let coop = ready!(poll_proceed(cx));
+        let poll = match (&mut *self, &shared.flavor) {
+            (SinkOp::Idle, _) => return Poll::Ready(Ok(())),
+            (SinkOp::Buffered(op), Flavor::Buffered(b)) => op.poll(b, cx),
+            (SinkOp::Rendezvous(op), Flavor::Rendezvous(r)) => op.poll(r, cx),
+            _ => unreachable!("a sink op matches its channel's flavor"),
+        };
+        if poll.is_ready() {
+            coop.made_progress();
+            *self = SinkOp::Idle;
+        }
+        poll
+    }
+
+    fn cancel(&mut self, shared: &Shared<T>) {
+        match (std::mem::replace(self, SinkOp::Idle), &shared.flavor) {
+            (SinkOp::Buffered(mut op), Flavor::Buffered(b)) => Cancel::cancel(&mut op, b),
+            (SinkOp::Rendezvous(mut op), Flavor::Rendezvous(r)) => Cancel::cancel(&mut op, r),
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Chan
+// ---------------------------------------------------------------------------
+
+/// A bidirectional channel: Go's `chan T`. Made by [`chan`].
+///
+/// `Chan` can both send and receive; [`sender`](Chan::sender) and
+/// [`receiver`](Chan::receiver) give directional views of the same channel.
+/// Cloning a `Chan` makes another reference to the same channel. A `Chan`
+/// counts as a sending handle (the channel closes when the last one is
+/// dropped) and as a receiving handle.
+///
+/// `Chan<T>` is a [`Stream`] of the values received (ending when the
+/// channel is closed and drained), so `for v := range ch` is
+/// `while let Some(v) = ch.recv().await` or any `StreamExt` combinator.
+pub struct Chan<T> {
+    shared: Arc<Shared<T>>,
+    stream: StreamOp<T>,
+}
+
+impl<T> Chan<T> {
+    fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        shared.add_sender();
+        shared.add_receiver();
+        Chan {
+            shared,
+            stream: StreamOp::Idle,
+        }
+    }
+
+    /// Sends `value`, waiting while the channel is full: Go's `ch <- v`.
+    ///
+    /// Buffered: completes once the value is in the buffer. Capacity 0:
+    /// completes only once a receiver has taken the value.
+    ///
+    /// # Errors
+    ///
+    /// `Err(SendError(value))`, handing the value back, if the channel is
+    /// closed (also while this send waits) or every receiving handle is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped before it completes, the value
+    /// was not sent and never will be (it is dropped with the future).
+    ///
+    /// # Differences from Go
+    ///
+    /// Go panics on a send to a closed channel; gokio returns the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan(1);
+    /// ch.send("first").await.unwrap();
+    /// ch.close();
+    /// assert_eq!(ch.send("second").await.unwrap_err().into_inner(), "second");
+    /// # }
+    /// ```
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        self.shared.send(value)
+    }
+
+    /// Sends without waiting: Go's `select { case ch <- v: default: }`.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the buffer is full (capacity 0: no receiver
+    /// is waiting right now); [`TrySendError::Closed`] if the channel is
+    /// closed or every receiving handle is gone. Both hand the value back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(1);
+    /// assert!(ch.try_send(1).is_ok());
+    /// assert!(ch.try_send(2).unwrap_err().is_full());
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.shared.try_send(value)
+    }
+
+    /// Sends, giving up after `timeout`: Go's
+    /// `select { case ch <- v: case <-time.After(d): }`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] if the deadline passed first,
+    /// [`SendTimeoutError::Closed`] if the channel is closed; both hand the
+    /// value back.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`send`](Chan::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// let ch = gokio::chan(0); // nobody receives
+    /// let err = ch.send_timeout(7, Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.into_inner(), 7);
+    /// # }
+    /// ```
+    pub fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        self.shared.send_timeout(value, timeout)
+    }
+
+    /// Sends from a plain thread, blocking it while the channel is full.
+    ///
+    /// For threads outside the runtime; on a runtime worker it would block
+    /// the worker.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Chan::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(0);
+    /// let rx = ch.receiver();
+    /// let t = std::thread::spawn(move || rx.recv_blocking());
+    /// ch.send_blocking(5).unwrap();
+    /// assert_eq!(t.join().unwrap(), Some(5));
+    /// ```
+    pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        self.shared.send_blocking(value)
+    }
+
+    /// Receives a value, waiting until one is available: Go's
+    /// `v, ok := <-ch`.
+    ///
+    /// Returns `None` if and only if the channel is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future before it completes never consumes a
+    /// value (at capacity 0, a value handed over in the meantime goes back to
+    /// the channel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan(2);
+    /// ch.send(1).await.unwrap();
+    /// ch.close();
+    /// assert_eq!(ch.recv().await, Some(1)); // buffered values stay receivable
+    /// assert_eq!(ch.recv().await, None);    // closed and drained
+    /// # }
+    /// ```
+    pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
+        self.shared.recv()
+    }
+
+    /// Receives with Go's comma-ok form: `(value, true)`, or
+    /// `(T::default(), false)` — Go's zero value — once the channel is closed
+    /// and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Chan::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan::<i32>(1);
+    /// ch.send(42).await.unwrap();
+    /// ch.close();
+    /// assert_eq!(ch.recv_ok().await, (42, true));
+    /// assert_eq!(ch.recv_ok().await, (0, false));
+    /// # }
+    /// ```
+    pub fn recv_ok(&self) -> impl Future<Output = (T, bool)> + '_
+    where
+        T: Default,
+    {
+        comma_ok(self.recv())
+    }
+
+    /// Receives without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if no value is ready (capacity 0: no sender is
+    /// waiting right now); [`TryRecvError::Closed`] if the channel is closed
+    /// and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<i32>(1);
+    /// assert_eq!(ch.try_recv(), Err(gokio::TryRecvError::Empty));
+    /// ch.try_send(3).unwrap();
+    /// assert_eq!(ch.try_recv(), Ok(3));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.shared.try_recv()
+    }
+
+    /// Receives, giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if no value came in time,
+    /// [`RecvTimeoutError::Closed`] if the channel is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Chan::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// let ch = gokio::chan::<i32>(0);
+    /// let err = ch.recv_timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # }
+    /// ```
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
+        self.shared.recv_timeout(timeout)
+    }
+
+    /// Receives on a plain thread, blocking it until a value is available.
+    /// Returns `None` once the channel is closed and drained.
+    ///
+    /// For threads outside the runtime; on a runtime worker it would block
+    /// the worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(1);
+    /// ch.try_send("hi").unwrap();
+    /// assert_eq!(ch.recv_blocking(), Some("hi"));
+    /// ```
+    pub fn recv_blocking(&self) -> Option<T> {
+        self.shared.recv_blocking()
+    }
+
+    /// Closes the channel: Go's `close(ch)`.
+    ///
+    /// Every waiting receiver and sender wakes. Values already buffered stay
+    /// receivable; after them, receives return `None`. Waiting and later
+    /// sends fail with [`SendError`], handing their values back.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "close of closed channel" if the channel is already
+    /// closed, as Go does. (Dropping the last sending handle closes the
+    /// channel too, but never panics.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan::<i32>(0);
+    /// ch.close();
+    /// assert!(ch.is_closed());
+    /// assert_eq!(ch.recv().await, None);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether the channel has been closed (by [`close`](Chan::close) or by
+    /// the drop of its last sending handle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<()>(0);
+    /// assert!(!ch.is_closed());
+    /// ch.close();
+    /// assert!(ch.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The number of values buffered now: Go's `len(ch)`. Always 0 at
+    /// capacity 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(3);
+    /// ch.try_send(1).unwrap();
+    /// ch.try_send(2).unwrap();
+    /// assert_eq!((ch.len(), ch.cap()), (2, 3));
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// The capacity: Go's `cap(ch)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(gokio::chan::<u8>(0).cap(), 0);
+    /// assert_eq!(gokio::chan::<u8>(9).cap(), 9);
+    /// ```
+    pub fn cap(&self) -> usize {
+        self.shared.cap
+    }
+
+    /// Whether no value is buffered (`len() == 0`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<u8>(1);
+    /// assert!(ch.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A send-only view of this channel: Go's `chan<- T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// async fn produce(out: gokio::Sender<i32>) {
+    ///     for i in 0..3 {
+    ///         out.send(i).await.unwrap();
+    ///     }
+    /// } // `out` dropped here: it was the last sender, so the channel closes
+    ///
+    /// let ch = gokio::chan(3);
+    /// let rx = ch.receiver();
+    /// produce(ch.sender()).await;
+    /// drop(ch);
+    /// assert_eq!(rx.recv().await, Some(0));
+    /// # }
+    /// ```
+    pub fn sender(&self) -> Sender<T> {
+        Sender::from_shared(Arc::clone(&self.shared))
+    }
+
+    /// A receive-only view of this channel: Go's `<-chan T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(1);
+    /// let rx: gokio::Receiver<i32> = ch.receiver();
+    /// ch.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn receiver(&self) -> Receiver<T> {
+        Receiver::from_shared(Arc::clone(&self.shared))
+    }
+}
+
+impl<T> Clone for Chan<T> {
+    fn clone(&self) -> Self {
+        Chan::from_shared(Arc::clone(&self.shared))
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        self.stream.cancel(&self.shared);
+        self.shared.drop_receiver();
+        self.shared.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_chan(f, "Chan", self.len(), self.cap(), self.is_closed())
+    }
+}
+
+impl<T> Stream for Chan<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        this.stream.poll_shared(&this.shared, cx)
+    }
+}
+
+fn debug_chan(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    len: usize,
+    cap: usize,
+    closed: bool,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("len", &len)
+        .field("cap", &cap)
+        .field("closed", &closed)
+        .finish()
+}
+
+async fn comma_ok<T: Default>(recv: impl Future<Output = Option<T>>) -> (T, bool) {
+    match recv.await {
+        Some(v) => (v, true),
+        None => (T::default(), false),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sender
+// ---------------------------------------------------------------------------
+
+/// The sending side of a channel: Go's `chan<- T`. Made by [`Chan::sender`].
+///
+/// The channel closes when the last sending handle (`Sender` or [`Chan`]) is
+/// dropped. `Sender<T>` is a [`Sink<T>`](futures::Sink): `poll_ready` waits
+/// for the previous value to be sent, and `poll_close` closes the channel
+/// (without panicking if it is already closed), so `stream.forward(tx)`
+/// works.
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+    sink: SinkOp<T>,
+}
+
+impl<T> Sender<T> {
+    fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        shared.add_sender();
+        Sender {
+            shared,
+            sink: SinkOp::Idle,
+        }
+    }
+
+    /// Sends `value`, waiting while the channel is full. See [`Chan::send`].
+    ///
+    /// # Errors
+    ///
+    /// `Err(SendError(value))` if the channel is closed or every receiving
+    /// handle is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped send never delivers its value afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan(1);
+    /// let tx = ch.sender();
+    /// tx.send(1).await.unwrap();
+    /// assert_eq!(ch.recv().await, Some(1));
+    /// # }
+    /// ```
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        self.shared.send(value)
+    }
+
+    /// Sends without waiting. See [`Chan::try_send`].
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], handing the value back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(0);
+    /// // Capacity 0 and no receiver waiting: a try_send cannot pair.
+    /// assert!(ch.sender().try_send(1).unwrap_err().is_full());
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.shared.try_send(value)
+    }
+
+    /// Sends, giving up after `timeout`. See [`Chan::send_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Closed`], handing
+    /// the value back.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`send`](Sender::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// let ch = gokio::chan(1);
+    /// let tx = ch.sender();
+    /// tx.send_timeout(1, Duration::from_millis(10)).await.unwrap();
+    /// assert!(tx.send_timeout(2, Duration::from_millis(10)).await.unwrap_err().is_timeout());
+    /// # }
+    /// ```
+    pub fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        self.shared.send_timeout(value, timeout)
+    }
+
+    /// Sends from a plain thread. See [`Chan::send_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(1);
+    /// let tx = ch.sender();
+    /// std::thread::spawn(move || tx.send_blocking(9).unwrap()).join().unwrap();
+    /// assert_eq!(ch.try_recv(), Ok(9));
+    /// ```
+    pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        self.shared.send_blocking(value)
+    }
+
+    /// Closes the channel. See [`Chan::close`].
+    ///
+    /// # Panics
+    ///
+    /// Panics with "close of closed channel" if the channel is already closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<i32>(0);
+    /// ch.sender().close();
+    /// assert!(ch.is_closed());
+    /// ```
+    #[track_caller]
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether the channel has been closed. See [`Chan::is_closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<i32>(0);
+    /// let tx = ch.sender();
+    /// ch.close();
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The number of values buffered now. See [`Chan::len`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(2);
+    /// let tx = ch.sender();
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// The capacity. See [`Chan::cap`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(gokio::chan::<u8>(4).sender().cap(), 4);
+    /// ```
+    pub fn cap(&self) -> usize {
+        self.shared.cap
+    }
+
+    /// Whether no value is buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(gokio::chan::<u8>(4).sender().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender::from_shared(Arc::clone(&self.shared))
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.sink.cancel(&self.shared);
+        self.shared.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_chan(f, "Sender", self.len(), self.cap(), self.is_closed())
+    }
+}
+
+// No field of a handle is ever pinned structurally (pending values live in
+// plain `Option<T>`s that are moved, never pinned), so handles are `Unpin`
+// whatever `T` is.
+impl<T> Unpin for Sender<T> {}
+
+impl<T> Sink<T> for Sender<T> {
+    type Error = SendError<T>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        this.sink.poll_flush(&this.shared, cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        let this = self.get_mut();
+        this.sink.start(&this.shared, item);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        this.sink.poll_flush(&this.shared, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        ready!(this.sink.poll_flush(&this.shared, cx))?;
+        if !this.shared.mark_closed() {
+            this.shared.close_flavor();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Receiver
+// ---------------------------------------------------------------------------
+
+/// The receiving side of a channel: Go's `<-chan T`. Made by
+/// [`Chan::receiver`], and by [`after`](crate::after), [`tick`](crate::tick)
+/// and [`never`](crate::never).
+///
+/// `Receiver<T>` is a [`Stream`] of the values received, ending when the
+/// channel is closed and drained.
+pub struct Receiver<T> {
+    source: Source<T>,
+    stream: StreamOp<T>,
+}
+
+enum Source<T> {
+    Chan(Arc<Shared<T>>),
+    /// A timer channel; the function turns its `Instant` into `T` (it exists
+    /// only for `T = Instant`, where it is the identity).
+    Timer(Arc<Timer>, fn(Instant) -> T),
+    Never,
+}
+
+impl<T> Receiver<T> {
+    fn from_shared(shared: Arc<Shared<T>>) -> Self {
+        shared.add_receiver();
+        Receiver {
+            source: Source::Chan(shared),
+            stream: StreamOp::Idle,
+        }
+    }
+
+    pub(crate) fn never() -> Self {
+        Receiver {
+            source: Source::Never,
+            stream: StreamOp::Idle,
+        }
+    }
+
+    /// Receives a value, waiting until one is available. See [`Chan::recv`].
+    ///
+    /// Returns `None` if and only if the channel is closed and drained (timer
+    /// channels and [`never`](crate::never) never close).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future never consumes a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan(1);
+    /// let rx = ch.receiver();
+    /// ch.send('x').await.unwrap();
+    /// assert_eq!(rx.recv().await, Some('x'));
+    /// # }
+    /// ```
+    pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
+        cooperative(async move {
+            match &self.source {
+                Source::Chan(shared) => shared.recv().await,
+                Source::Timer(timer, into) => {
+                    let mut sleep = None;
+                    let at = poll_fn(|cx| timer.poll_recv(&mut sleep, cx)).await;
+                    Some(into(at))
+                }
+                Source::Never => std::future::pending().await,
+            }
+        })
+    }
+
+    /// Receives with Go's comma-ok form. See [`Chan::recv_ok`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan::<String>(0);
+    /// let rx = ch.receiver();
+    /// drop(ch); // the last sender: the channel closes
+    /// assert_eq!(rx.recv_ok().await, (String::new(), false));
+    /// # }
+    /// ```
+    pub fn recv_ok(&self) -> impl Future<Output = (T, bool)> + '_
+    where
+        T: Default,
+    {
+        comma_ok(self.recv())
+    }
+
+    /// Receives without waiting. See [`Chan::try_recv`].
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] or [`TryRecvError::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rx = gokio::never::<i32>();
+    /// assert_eq!(rx.try_recv(), Err(gokio::TryRecvError::Empty));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match &self.source {
+            Source::Chan(shared) => shared.try_recv(),
+            Source::Timer(timer, into) => timer
+                .try_fire(tokio::time::Instant::now())
+                .map(into)
+                .ok_or(TryRecvError::Empty),
+            Source::Never => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Receives, giving up after `timeout`. See [`Chan::recv_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] or [`RecvTimeoutError::Closed`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use std::time::Duration;
+    /// let rx = gokio::never::<i32>();
+    /// assert!(rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err().is_timeout());
+    /// # }
+    /// ```
+    pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        match &self.source {
+            Source::Chan(shared) => shared.recv_timeout(timeout).await,
+            _ => match tokio::time::timeout(timeout, self.recv()).await {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(RecvTimeoutError::Closed),
+                Err(_) => Err(RecvTimeoutError::Timeout),
+            },
+        }
+    }
+
+    /// Receives on a plain thread, blocking it. See [`Chan::recv_blocking`].
+    ///
+    /// On [`never`](crate::never) this blocks forever, as a receive from a
+    /// nil channel does in Go.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(1);
+    /// let rx = ch.receiver();
+    /// ch.try_send(1).unwrap();
+    /// drop(ch);
+    /// assert_eq!(rx.recv_blocking(), Some(1));
+    /// assert_eq!(rx.recv_blocking(), None);
+    /// ```
+    pub fn recv_blocking(&self) -> Option<T> {
+        match &self.source {
+            Source::Chan(shared) => shared.recv_blocking(),
+            Source::Timer(timer, into) => Some(into(timer.recv_blocking())),
+            Source::Never => loop {
+                std::thread::park();
+            },
+        }
+    }
+
+    /// Whether the channel has been closed. Timer channels and
+    /// [`never`](crate::never) never close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<u8>(0);
+    /// let rx = ch.receiver();
+    /// drop(ch);
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        match &self.source {
+            Source::Chan(shared) => shared.is_closed(),
+            _ => false,
+        }
+    }
+
+    /// The number of values buffered now. Always 0 for capacity 0, timer
+    /// channels and [`never`](crate::never).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan(2);
+    /// ch.try_send(1).unwrap();
+    /// assert_eq!(ch.receiver().len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        match &self.source {
+            Source::Chan(shared) => shared.len(),
+            _ => 0,
+        }
+    }
+
+    /// The capacity. Timer channels have capacity 0, like Go 1.23's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(gokio::chan::<u8>(3).receiver().cap(), 3);
+    /// ```
+    pub fn cap(&self) -> usize {
+        match &self.source {
+            Source::Chan(shared) => shared.cap,
+            _ => 0,
+        }
+    }
+
+    /// Whether no value is buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(gokio::chan::<u8>(3).receiver().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Receiver<Instant> {
+    pub(crate) fn timer(timer: Timer) -> Self {
+        Receiver {
+            source: Source::Timer(Arc::new(timer), std::convert::identity),
+            stream: StreamOp::Idle,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        let source = match &self.source {
+            Source::Chan(shared) => return Receiver::from_shared(Arc::clone(shared)),
+            Source::Timer(timer, into) => Source::Timer(Arc::clone(timer), *into),
+            Source::Never => Source::Never,
+        };
+        Receiver {
+            source,
+            stream: StreamOp::Idle,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Source::Chan(shared) = &self.source {
+            self.stream.cancel(shared);
+            shared.drop_receiver();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.source {
+            Source::Chan(_) => "Receiver",
+            Source::Timer(..) => "Receiver(timer)",
+            Source::Never => "Receiver(never)",
+        };
+        debug_chan(f, name, self.len(), self.cap(), self.is_closed())
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        match &this.source {
+            Source::Chan(shared) => this.stream.poll_shared(shared, cx),
+            Source::Timer(timer, into) => {
+                if !matches!(this.stream, StreamOp::Timer(_)) {
+                    this.stream = StreamOp::Timer(None);
+                }
+                let StreamOp::Timer(sleep) = &mut this.stream else {
+                    unreachable!()
+                };
+                let coop = ready!(poll_proceed(cx));
+                let at = ready!(timer.poll_recv(sleep, cx));
+                coop.made_progress();
+                Poll::Ready(Some(into(at)))
+            }
+            Source::Never => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `go f()`: spawning goroutines.
+//!
+//! A goroutine is a Tokio task started with [`go`]. It runs on Tokio's
+//! multi-threaded work-stealing scheduler, which plays the part of Go's M:N
+//! scheduler.
+//!
+//! # Differences from Go
+//!
+//! - Go's `go` statement discards the function's result; [`go`] returns a
+//!   [`Goroutine`] handle that can be awaited for the output (or the panic, as
+//!   a [`JoinError`]). Dropping the handle detaches the goroutine, which is
+//!   exactly Go's behaviour.
+//! - A panic in a goroutine ends the whole Go program; in gokio it ends only
+//!   that goroutine and is reported through its handle, as Tokio does.
+//! - Go preempts long-running goroutines. Tokio cannot: a goroutine that never
+//!   reaches an `.await` holds its worker thread. gokio's channel operations
+//!   take part in Tokio's cooperative budget, so a goroutine that loops on
+//!   always-ready channel operations still yields.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::task::{JoinError, JoinHandle};
+use tracing::Instrument;
+
+/// The source of goroutine ids. Go numbers the main goroutine 1, so spawned
+/// goroutines start at 2 (the runtime gives id 1 to main under `run`).
+static NEXT_ID: AtomicU64 = AtomicU64::new(2);
+
+/// Hands out the next goroutine id.
+pub(crate) fn next_id() -> u64 {
+    // Relaxed: ids only need to be unique and increasing per counter; no other
+    // memory is published through this counter.
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Starts `fut` as a new goroutine: Go's `go f()`.
+///
+/// The goroutine runs concurrently with the caller, on Tokio's multi-threaded
+/// scheduler, inside a `tracing` span named `goroutine` with the field `id`.
+/// The returned [`Goroutine`] may be dropped: the goroutine runs on, detached,
+/// exactly like Go. Await it to get the future's output, or a
+/// [`JoinError`] if the goroutine panicked or was aborted.
+///
+/// # Panics
+///
+/// Panics if called outside a Tokio runtime. Start the program with
+/// `gokio::run`, or from inside `#[tokio::main]` / `#[tokio::test]`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// let ch = gokio::chan::<&str>(0);
+/// let tx = ch.clone();
+/// gokio::go(async move {
+///     tx.send("hello from a goroutine").await.unwrap();
+/// });
+/// assert_eq!(ch.recv().await, Some("hello from a goroutine"));
+/// # }
+/// ```
+#[track_caller]
+pub fn go<F>(fut: F) -> Goroutine<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handle = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle,
+        Err(_) => panic!(
+            "gokio::go called outside a runtime: start the program with gokio::run, \
+             #[gokio::main] or #[tokio::main] (or call go from inside one)"
+        ),
+    };
+    let id = next_id();
+    let span = tracing::info_span!("goroutine", id);
+    let join = handle.spawn(fut.instrument(span));
+    Goroutine { id, join }
+}
+
+/// A handle to a goroutine started with [`go`].
+///
+/// Awaiting it yields the goroutine's output, or a [`JoinError`] if it
+/// panicked or was aborted. Dropping it detaches the goroutine, which keeps
+/// running.
+pub struct Goroutine<T> {
+    id: u64,
+    join: JoinHandle<T>,
+}
+
+impl<T> Goroutine<T> {
+    /// The goroutine's id: unique and increasing across the process, like
+    /// Go's goroutine ids (the main goroutine under `run` is 1).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Asks the goroutine to stop at its next `.await`; awaiting the handle
+    /// afterwards yields a cancelled [`JoinError`] unless it had finished.
+    ///
+    /// Go has no way to kill a goroutine; this is Tokio's task abort.
+    pub fn abort(&self) {
+        self.join.abort();
+    }
+
+    /// Whether the goroutine has finished (returned, panicked or been aborted).
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+}
+
+impl<T> Future for Goroutine<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.join).poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for Goroutine<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Goroutine")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,85 @@
+//! # gokio: Go's concurrency model, faithfully, on Tokio
+//!
+//! Go programmers reach for `go f()`, channels that close, `select`,
+//! `sync.WaitGroup` and worker pools without thinking. gokio gives async Rust
+//! the same model with Go's exact semantics, Rust's types, and Tokio's
+//! work-stealing runtime underneath, and goes past Go where Rust allows:
+//! values handed back instead of panics, cancel-safe operations, and channels
+//! that close themselves when the last sender is dropped.
+//!
+//! ```
+//! use gokio::{chan, go, WaitGroup};
+//!
+//! # #[tokio::main] async fn main() {
+//! let results = chan::<u64>(10);
+//! let wg = WaitGroup::new();
+//! for i in 1..=3u64 {
+//!     let tx = results.sender();
+//!     wg.go(async move {
+//!         tx.send(i * i).await.unwrap();
+//!     });
+//! }
+//! wg.wait().await;
+//! results.close();
+//! let mut sum = 0;
+//! while let Some(v) = results.recv().await {
+//!     sum += v;
+//! }
+//! assert_eq!(sum, 1 + 4 + 9);
+//! # }
+//! ```
+//!
+//! ## Go -> gokio
+//!
+//! | Go | gokio |
+//! |---|---|
+//! | `go f()` | [`go`]`(async move { f().await })` |
+//! | `ch := make(chan int)` | `let ch = `[`chan()`]`::<i32>(0)` |
+//! | `ch := make(chan int, 5)` | `let ch = chan::<i32>(5)` |
+//! | `ch <- v` | `ch.send(v).await?` ([`Chan::send`]) |
+//! | `v := <-ch` | `let v = ch.recv().await` (`Option<T>`, [`Chan::recv`]) |
+//! | `v, ok := <-ch` | `let (v, ok) = ch.recv_ok().await` ([`Chan::recv_ok`]) |
+//! | `for v := range ch` | `while let Some(v) = ch.recv().await` |
+//! | `close(ch)` | `ch.close()` ([`Chan::close`]) |
+//! | `len(ch)`, `cap(ch)` | `ch.len()`, `ch.cap()` |
+//! | `chan<- int`, `<-chan int` | [`Sender<i32>`], [`Receiver<i32>`] (`ch.sender()`, `ch.receiver()`) |
+//! | `var ch chan int` (nil) | [`never()`]`::<i32>()` |
+//! | `sync.WaitGroup` | [`WaitGroup`] |
+//! | `wg.Go(f)` (Go 1.25) | [`WaitGroup::go`] |
+//! | `time.After(d)`, `time.Tick(d)`, `time.Sleep(d)` | [`after`], [`tick`], [`sleep`] |
+//! | `sync.Mutex`, `sync.RWMutex`, `sync.Once` | [`sync::Mutex`], [`sync::RwMutex`], [`sync::Once`] |
+//! | `runtime.Gosched()`, `runtime.GOMAXPROCS(0)` | [`gosched`], [`gomaxprocs`] |
+//!
+//! ## Differences from Go
+//!
+//! - **Values handed back instead of panics.** A send on a closed channel
+//!   returns the value in [`SendError`] instead of panicking. Closing a closed
+//!   channel still panics, as in Go: it is a programming error.
+//! - **Close on drop.** A channel closes when its last sending handle
+//!   ([`Chan`] or [`Sender`]) is dropped, and a send fails instead of blocking
+//!   forever once every receiving handle is gone (Go would leak the goroutine).
+//! - **Cancel safety.** Every operation's future may be dropped while it
+//!   waits (in `tokio::select!` or `tokio::time::timeout`) without losing or
+//!   duplicating a value.
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+pub mod chan;
+mod go;
+pub mod runtime;
+pub mod sync;
+mod time;
+
+pub use chan::{
+    chan, Chan, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
+    TrySendError,
+};
+pub use go::{go, Goroutine};
+pub use runtime::{gomaxprocs, gosched, run};
+pub use sync::WaitGroup;
+pub use time::{after, never, sleep, tick};
