@@ -40,12 +40,12 @@ async fn goroutines() {
         let (wg, total) = (wg.clone(), total.clone());
         // The handle is dropped at once: the goroutine runs on, detached, as
         // the goroutine of a Go `go` statement does.
-        drop(go(async move {
+        go(async move {
             sleep(Duration::from_millis(i)).await;
             // Relaxed: wg.wait() below orders this add before main's load.
             total.fetch_add(i, Ordering::Relaxed);
             wg.done();
-        }));
+        });
     }
     println!("   3 goroutines started; without wg.wait() main would end them");
     wg.wait().await;
@@ -108,12 +108,12 @@ async fn range_over_channel() {
     println!("5. range over a channel");
     let ch = chan::<u32>(2);
     let tx = ch.sender();
-    drop(go(async move {
+    go(async move {
         for i in 1..=5 {
             tx.send(i * i).await.expect("main receives");
         }
         // Dropping the last sending handle closes the channel, like close(ch).
-    }));
+    });
     // Main keeps only the receiving side, so the producer's drop closes it.
     let rx = ch.receiver();
     drop(ch);
@@ -132,9 +132,9 @@ async fn wait_group() {
     for i in 1..=3u64 {
         let tx = results.sender();
         // wg.go is add(1) + go + done when the goroutine ends.
-        drop(wg.go(async move {
+        wg.go(async move {
             tx.send(i * 10).await.expect("room");
-        }));
+        });
     }
     wg.wait().await;
     results.close();

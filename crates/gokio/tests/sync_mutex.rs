@@ -26,7 +26,7 @@ async fn mutex_counter_reaches_5000() {
     let wg = WaitGroup::new();
     for _ in 0..50 {
         let counter = counter.clone();
-        drop(wg.go(async move {
+        wg.go(async move {
             for _ in 0..100 {
                 let mut n = counter.lock().await; // mu.Lock(); defer mu.Unlock()
                 let v = *n;
@@ -35,7 +35,7 @@ async fn mutex_counter_reaches_5000() {
                 tokio::task::yield_now().await;
                 *n = v + 1;
             }
-        }));
+        });
     }
     within("wg.wait", wg.wait()).await;
     assert_eq!(*counter.lock().await, 5000);
@@ -66,11 +66,11 @@ async fn rwmutex_admits_many_readers_at_once() {
     for _ in 0..READERS {
         let rw = rw.clone();
         let all_inside = all_inside.clone();
-        drop(wg.go(async move {
+        wg.go(async move {
             let g = rw.read().await; // rw.RLock()
             all_inside.wait().await;
             assert_eq!(*g, 7);
-        }));
+        });
     }
     within("readers", wg.wait()).await;
 }

@@ -259,7 +259,7 @@ fn go_calls_done_at_runtime_shutdown() {
         .build()
         .unwrap();
     rt.block_on(async {
-        drop(wg.go(std::future::pending::<()>()));
+        wg.go(std::future::pending::<()>());
     });
     assert_eq!(wg.count(), 1);
     drop(rt);
@@ -309,9 +309,9 @@ async fn wait_blocking_on_threads_released_by_goroutines() {
     let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
     for _ in 0..GOROUTINES {
         let mut gate = gate_rx.clone();
-        drop(wg.go(async move {
+        wg.go(async move {
             gate.wait_for(|open| *open).await.unwrap();
-        }));
+        });
     }
     let (done_tx, done_rx) = mpsc::channel();
     let threads: Vec<_> = (0..THREADS)
@@ -370,10 +370,10 @@ async fn work_before_done_is_visible_after_wait() {
     let slots: Arc<Vec<AtomicUsize>> = Arc::new((0..64).map(|_| AtomicUsize::new(0)).collect());
     for i in 0..64 {
         let slots = slots.clone();
-        drop(wg.go(async move {
+        wg.go(async move {
             // Relaxed on purpose: the WaitGroup is what must publish it.
             slots[i].store(i + 1, Ordering::Relaxed);
-        }));
+        });
     }
     within("wg.wait", wg.wait()).await;
     for (i, s) in slots.iter().enumerate() {
@@ -423,7 +423,7 @@ async fn stress_many_add_done_wait_cycles() {
             for w in 0..WORKERS {
                 let ran = ran.clone();
                 let nested = wg.clone();
-                drop(wg.go(async move {
+                wg.go(async move {
                     if w % 4 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -433,7 +433,7 @@ async fn stress_many_add_done_wait_cycles() {
                     tokio::task::yield_now().await;
                     nested.done();
                     ran.fetch_add(1, Ordering::Relaxed);
-                }));
+                });
             }
             wg.wait().await;
             assert_eq!(ran.load(Ordering::Relaxed), (round + 1) * WORKERS);

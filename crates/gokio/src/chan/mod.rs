@@ -35,9 +35,14 @@
 //! Every future returned here may be dropped while it waits (the losing
 //! branch of `tokio::select!`, an elapsed `tokio::time::timeout`) with no
 //! effect on the channel: a dropped `recv` never consumes a value, and a
-//! dropped `send` never delivers its value afterwards. No value is ever lost
-//! or duplicated: each value handed to a send reaches exactly one receiver or
-//! comes back to the caller in an error.
+//! dropped `send` has not delivered its value and never will (one corner
+//! case at capacity 0 is spelled out on [`Chan::send`]). No value is ever
+//! lost or duplicated: each value handed to a send reaches exactly one
+//! receiver or comes back to the caller in an error.
+//!
+//! At capacity 0 this shapes the handoff: a waiting receive never takes the
+//! value of a waiting send; it wakes the sender, which completes the
+//! handoff in its own poll (see the `rendezvous` module's design notes).
 //!
 //! # Cooperative scheduling
 //!
@@ -513,7 +518,13 @@ impl<T> Chan<T> {
     /// # Cancel safety
     ///
     /// Cancel-safe: if the future is dropped before it completes, the value
-    /// was not sent and never will be (it is dropped with the future).
+    /// was not sent and never will be (it is dropped with the future). The
+    /// one exception is at capacity 0: a non-blocking receive
+    /// ([`try_recv`](Chan::try_recv)) may take the value from this send while
+    /// it waits, and if the future is dropped before it is polled again, it
+    /// never reports that the value was delivered. The value is still
+    /// delivered exactly once. Blocking receives never complete a waiting
+    /// send on their own, so with them the rule has no exception.
     ///
     /// # Differences from Go
     ///

@@ -223,7 +223,7 @@ pub async fn gosched() {
 /// ```
 /// let done = gokio::run(async {
 ///     // This goroutine would wait forever; the program ends anyway.
-///     drop(gokio::go(std::future::pending::<()>()));
+///     gokio::go(std::future::pending::<()>());
 ///     "main returned"
 /// });
 /// assert_eq!(done, "main returned");

@@ -34,11 +34,11 @@
 //! for _ in 0..10 {
 //!     let counter = counter.clone();
 //!     // The handle is not needed (the group tracks the goroutine): drop it.
-//!     drop(wg.go(async move {
+//!     wg.go(async move {
 //!         let mut n = counter.lock().await; // mu.Lock(); defer mu.Unlock()
 //!         *n += 1;
 //!         // `n` goes out of scope here: mu.Unlock().
-//!     }));
+//!     });
 //! }
 //! wg.wait().await;
 //! assert_eq!(*counter.lock().await, 10);
@@ -216,13 +216,13 @@ pub use tokio::sync::RwLockWriteGuard as RwMutexWriteGuard;
 /// let wg = gokio::WaitGroup::new();
 /// for _ in 0..8 {
 ///     let once = once.clone();
-///     drop(wg.go(async move {
+///     wg.go(async move {
 ///         // once.Do(setup)
 ///         once.get_or_init(|| async {
 ///             SETUP_RUNS.fetch_add(1, Ordering::Relaxed);
 ///         })
 ///         .await;
-///     }));
+///     });
 /// }
 /// wg.wait().await;
 /// assert_eq!(SETUP_RUNS.load(Ordering::Relaxed), 1);

@@ -122,10 +122,10 @@ use crate::Goroutine;
 ///     let wg = wg.clone();
 ///     let finished = finished.clone();
 ///     // go f(): the handle is dropped, the goroutine runs on detached.
-///     drop(gokio::go(async move {
+///     gokio::go(async move {
 ///         finished.fetch_add(1, Ordering::Relaxed);
 ///         wg.done();
-///     }));
+///     });
 /// }
 /// wg.wait().await;
 /// assert_eq!(finished.load(Ordering::Relaxed), 4);
@@ -253,9 +253,9 @@ impl WaitGroup {
     ///
     /// wg.add(1);
     /// let worker = wg.clone();
-    /// drop(gokio::go(async move {
+    /// gokio::go(async move {
     ///     worker.done();
-    /// }));
+    /// });
     /// wg.wait().await;
     /// assert_eq!(wg.count(), 0);
     /// # }
@@ -356,9 +356,9 @@ impl WaitGroup {
     /// for _ in 0..10 {
     ///     let hits = hits.clone();
     ///     // Like Go's wg.Go, the handle is not needed: drop it.
-    ///     drop(wg.go(async move {
+    ///     wg.go(async move {
     ///         hits.fetch_add(1, Ordering::Relaxed);
-    ///     }));
+    ///     });
     /// }
     /// wg.wait().await;
     /// assert_eq!(hits.load(Ordering::Relaxed), 10);
