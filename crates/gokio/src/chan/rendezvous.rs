@@ -61,13 +61,15 @@ use super::token::Token;
 /// One parked operation (or one `select!` case) on a rendezvous channel.
 #[derive(Debug)]
 pub(crate) struct Waiter<T> {
-    token: Arc<Token>,
+    /// Embedded: a plain operation's waiter is its own token. (A `select!`
+    /// publishing several waiters will share one token among them.)
+    token: Token,
     case: usize,
     slot: Mutex<Option<T>>,
 }
 
 impl<T> Waiter<T> {
-    fn new(token: Arc<Token>, case: usize, value: Option<T>) -> Arc<Self> {
+    fn new(token: Token, case: usize, value: Option<T>) -> Arc<Self> {
         Arc::new(Waiter {
             token,
             case,
@@ -77,6 +79,11 @@ impl<T> Waiter<T> {
 
     fn slot(&self) -> MutexGuard<'_, Option<T>> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the waiter's owner.
+    fn wake(&self) {
+        self.token.wake();
     }
 
     /// The owner's read of the slot once its token is done (invariant 2).
@@ -123,20 +130,18 @@ impl<T> Rendezvous<T> {
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let mut state = self.lock();
-        let token = state.try_send(value)?;
+        let woken = state.try_send(value)?;
         let baton = state.baton();
         drop(state);
-        token.wake();
+        woken.wake();
         wake(baton);
         Ok(())
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let result = self.lock().try_recv();
-        result.map(|(value, token)| {
-            if let Some(token) = token {
-                token.wake();
-            }
+        result.map(|(value, woken)| {
+            wake(woken);
             value
         })
     }
@@ -148,7 +153,7 @@ impl<T> Rendezvous<T> {
             state.closed = true;
             state.complete_all()
         };
-        woken.iter().for_each(|token| token.wake());
+        woken.iter().for_each(|waiter| waiter.wake());
     }
 
     /// Every receiving handle is gone: parked and future sends fail.
@@ -160,7 +165,7 @@ impl<T> Rendezvous<T> {
         };
         // Values are dropped outside the lock: their destructors may do anything.
         drop(returned);
-        woken.iter().for_each(|token| token.wake());
+        woken.iter().for_each(|waiter| waiter.wake());
     }
 
     /// Gives back a value whose receive was withdrawn after it was handed the
@@ -172,18 +177,21 @@ impl<T> Rendezvous<T> {
             return;
         }
         match state.deliver(value) {
-            Ok(token) => {
+            Ok(woken) => {
                 drop(state);
-                token.wake();
+                woken.wake();
             }
             Err(value) => state.returned.push_back(value),
         }
     }
 }
 
-fn wake(token: Option<Arc<Token>>) {
-    if let Some(token) = token {
-        token.wake();
+/// A waiter whose owner must be woken once the channel lock is released.
+type Wake<T> = Arc<Waiter<T>>;
+
+fn wake<T>(waiter: Option<Wake<T>>) {
+    if let Some(waiter) = waiter {
+        waiter.wake();
     }
 }
 
@@ -202,23 +210,23 @@ impl<T> State<T> {
 
     /// The token of the front parked sender, to wake (after unlocking) if a
     /// live receiver is parked too (invariant 5).
-    fn baton(&mut self) -> Option<Arc<Token>> {
+    fn baton(&mut self) -> Option<Wake<T>> {
         Self::prune(&mut self.senders);
         if self.has_live_receiver() {
-            self.senders.front().map(|w| Arc::clone(&w.token))
+            self.senders.front().map(Arc::clone)
         } else {
             None
         }
     }
 
     /// Hands `value` to the first parked receiver whose token we can claim.
-    fn deliver(&mut self, value: T) -> Result<Arc<Token>, T> {
+    fn deliver(&mut self, value: T) -> Result<Wake<T>, T> {
         while let Some(waiter) = self.receivers.pop_front() {
             let mut slot = waiter.slot();
             if waiter.token.try_complete(waiter.case) {
                 *slot = Some(value);
                 drop(slot);
-                return Ok(Arc::clone(&waiter.token));
+                return Ok(waiter);
             }
             // Stale: its owner withdrew or another case of its select won.
         }
@@ -227,7 +235,7 @@ impl<T> State<T> {
 
     /// A send that does not wait. On success, returns the token to wake once
     /// the lock is released.
-    pub(crate) fn try_send(&mut self, value: T) -> Result<Arc<Token>, TrySendError<T>> {
+    pub(crate) fn try_send(&mut self, value: T) -> Result<Wake<T>, TrySendError<T>> {
         if self.closed || self.disconnected {
             return Err(TrySendError::Closed(value));
         }
@@ -236,7 +244,7 @@ impl<T> State<T> {
 
     /// A receive that does not wait. On success, also returns the token of
     /// the sender it paired with, to wake once the lock is released.
-    pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Arc<Token>>), TryRecvError> {
+    pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Wake<T>>), TryRecvError> {
         if let Some(value) = self.returned.pop_front() {
             return Ok((value, None));
         }
@@ -245,7 +253,7 @@ impl<T> State<T> {
             if waiter.token.try_complete(waiter.case) {
                 let value = slot.take().expect("a parked sender's slot holds its value");
                 drop(slot);
-                return Ok((value, Some(Arc::clone(&waiter.token))));
+                return Ok((value, Some(waiter)));
             }
         }
         if self.closed {
@@ -256,12 +264,14 @@ impl<T> State<T> {
     }
 
     /// Completes every parked waiter, leaving slots as they are.
-    fn complete_all(&mut self) -> Vec<Arc<Token>> {
+    fn complete_all(&mut self) -> Vec<Wake<T>> {
         let mut woken = Vec::new();
         for waiter in self.senders.drain(..).chain(self.receivers.drain(..)) {
-            let _slot = waiter.slot();
-            if waiter.token.try_complete(waiter.case) {
-                woken.push(Arc::clone(&waiter.token));
+            let slot = waiter.slot();
+            let completed = waiter.token.try_complete(waiter.case);
+            drop(slot);
+            if completed {
+                woken.push(waiter);
             }
         }
         woken
@@ -308,7 +318,7 @@ impl<T> RecvOp<T> {
         }
         // Park even if a sender is parked: it must deliver in its own poll
         // ("Who commits"), so wake it instead of taking its value.
-        let waiter = Waiter::new(Token::new(cx.waker()), 0, None);
+        let waiter = Waiter::new(Token::inline(cx.waker()), 0, None);
         state.receivers.push_back(Arc::clone(&waiter));
         let baton = state.baton();
         drop(state);
@@ -380,17 +390,17 @@ impl<T> SendOp<T> {
             State::remove(&mut state.senders, &waiter);
             let value = waiter.take().expect("a withdrawn sender keeps its value");
             return match state.deliver(value) {
-                Ok(token) => {
+                Ok(woken) => {
                     let baton = state.baton();
                     drop(state);
-                    token.wake();
+                    woken.wake();
                     wake(baton);
                     Poll::Ready(Ok(()))
                 }
                 Err(value) => {
                     // Every parked receiver withdrew meanwhile: wait again,
                     // keeping our place at the front.
-                    let waiter = Waiter::new(Token::new(cx.waker()), 0, Some(value));
+                    let waiter = Waiter::new(Token::inline(cx.waker()), 0, Some(value));
                     state.senders.push_front(Arc::clone(&waiter));
                     self.waiter = Some(waiter);
                     Poll::Pending
@@ -400,16 +410,16 @@ impl<T> SendOp<T> {
         let value = self.value.take().expect("SendOp polled after completion");
         let mut state = chan.lock();
         match state.try_send(value) {
-            Ok(token) => {
+            Ok(woken) => {
                 let baton = state.baton();
                 drop(state);
-                token.wake();
+                woken.wake();
                 wake(baton);
                 Poll::Ready(Ok(()))
             }
             Err(TrySendError::Closed(value)) => Poll::Ready(Err(SendError(value))),
             Err(TrySendError::Full(value)) => {
-                let waiter = Waiter::new(Token::new(cx.waker()), 0, Some(value));
+                let waiter = Waiter::new(Token::inline(cx.waker()), 0, Some(value));
                 state.senders.push_back(Arc::clone(&waiter));
                 drop(state);
                 tracing::trace!(target: "gokio::chan", "send parked");

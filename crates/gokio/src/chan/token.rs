@@ -36,12 +36,18 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    /// A fresh token in the `WAITING` state whose owner waits with `waker`.
+    /// A fresh shared token in the `WAITING` state whose owner waits with `waker`.
     pub(crate) fn new(waker: &Waker) -> Arc<Self> {
-        let token = Arc::new(Token {
+        Arc::new(Token::inline(waker))
+    }
+
+    /// A fresh token to embed in a single waiter (one allocation per parked
+    /// operation instead of two).
+    pub(crate) fn inline(waker: &Waker) -> Self {
+        let token = Token {
             state: AtomicUsize::new(WAITING),
             waker: AtomicWaker::new(),
-        });
+        };
         token.waker.register(waker);
         token
     }
