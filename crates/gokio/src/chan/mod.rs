@@ -307,7 +307,14 @@ impl<T> Shared<T> {
                         }
                         ready!(sleep.as_mut().poll(cx));
                         Poll::Ready(match op.op.withdraw(op.chan) {
-                            None => Err(RecvTimeoutError::Timeout),
+                            // A sender that holds the baton may not have run
+                            // yet: take what is ready now, as Go's select
+                            // with a timeout would.
+                            None => match op.chan.try_recv() {
+                                Ok(v) => Ok(v),
+                                Err(TryRecvError::Closed) => Err(RecvTimeoutError::Closed),
+                                Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                            },
                             Some(res) => res.ok_or(RecvTimeoutError::Closed),
                         })
                     })
@@ -428,6 +435,93 @@ impl<T> StreamOp<T> {
     }
 }
 
+/// A handle's stream state. At capacity 0 a pending `poll_next` parks a
+/// receive that lives in the handle (a `Stream` keeps its registration
+/// between polls), and a sender may complete it while nobody polls. Every
+/// other receive on the same handle first reclaims that parked receive, so
+/// the handle sees values in order and a value handed to the stream is
+/// never stranded.
+struct StreamSlot<T> {
+    /// Whether `op` holds a parked rendezvous receive. Only the owner of
+    /// the handle touches it: `poll_next` (`&mut`) sets it, receives (`&`)
+    /// clear it, and `&mut`/`&` exclusion orders them.
+    parked: AtomicBool,
+    op: std::sync::Mutex<StreamOp<T>>,
+}
+
+impl<T> StreamSlot<T> {
+    fn new() -> Self {
+        StreamSlot {
+            parked: AtomicBool::new(false),
+            op: std::sync::Mutex::new(StreamOp::Idle),
+        }
+    }
+
+    fn op(&mut self) -> &mut StreamOp<T> {
+        self.op.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn poll_shared(&mut self, shared: &Shared<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let poll = self.op().poll_shared(shared, cx);
+        let parked = poll.is_pending() && matches!(shared.flavor, Flavor::Rendezvous(_));
+        // Relaxed: see the field docs.
+        self.parked.store(parked, Ordering::Relaxed);
+        poll
+    }
+
+    /// Withdraws a parked stream receive; `Some(result)` if it had completed.
+    fn reclaim(&self, shared: &Shared<T>) -> Option<Option<T>> {
+        // Relaxed: see the field docs.
+        if !self.parked.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        let mut op = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        match (std::mem::replace(&mut *op, StreamOp::Idle), &shared.flavor) {
+            (StreamOp::Rendezvous(mut op), Flavor::Rendezvous(r)) => op.withdraw(r),
+            _ => None,
+        }
+    }
+
+    fn cancel(&mut self, shared: &Shared<T>) {
+        self.op().cancel(shared);
+    }
+}
+
+/// Receives on a handle: first the handle's own parked stream receive, then
+/// the channel.
+async fn recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Option<T> {
+    if let Some(result) = stream.reclaim(shared) {
+        return result;
+    }
+    shared.recv().await
+}
+
+fn try_recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Result<T, TryRecvError> {
+    match stream.reclaim(shared) {
+        Some(Some(v)) => Ok(v),
+        Some(None) => Err(TryRecvError::Closed),
+        None => shared.try_recv(),
+    }
+}
+
+async fn recv_timeout_on<T>(
+    shared: &Shared<T>,
+    stream: &StreamSlot<T>,
+    timeout: Duration,
+) -> Result<T, RecvTimeoutError> {
+    match stream.reclaim(shared) {
+        Some(result) => result.ok_or(RecvTimeoutError::Closed),
+        None => shared.recv_timeout(timeout).await,
+    }
+}
+
+fn recv_blocking_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Option<T> {
+    match stream.reclaim(shared) {
+        Some(result) => result,
+        None => shared.recv_blocking(),
+    }
+}
+
 /// The pending send of a [`Sender`] used as a `Sink`.
 enum SinkOp<T> {
     Idle,
@@ -492,7 +586,7 @@ impl<T> SinkOp<T> {
 /// `while let Some(v) = ch.recv().await` or any `StreamExt` combinator.
 pub struct Chan<T> {
     shared: Arc<Shared<T>>,
-    stream: StreamOp<T>,
+    stream: StreamSlot<T>,
 }
 
 impl<T> Chan<T> {
@@ -501,7 +595,7 @@ impl<T> Chan<T> {
         shared.add_receiver();
         Chan {
             shared,
-            stream: StreamOp::Idle,
+            stream: StreamSlot::new(),
         }
     }
 
@@ -640,7 +734,7 @@ impl<T> Chan<T> {
     /// # }
     /// ```
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        self.shared.recv()
+        recv_on(&self.shared, &self.stream)
     }
 
     /// Receives with Go's comma-ok form: `(value, true)`, or
@@ -686,7 +780,7 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.try_recv(), Ok(3));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.shared.try_recv()
+        try_recv_on(&self.shared, &self.stream)
     }
 
     /// Receives, giving up after `timeout`.
@@ -714,7 +808,7 @@ impl<T> Chan<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
-        self.shared.recv_timeout(timeout)
+        recv_timeout_on(&self.shared, &self.stream, timeout)
     }
 
     /// Receives on a plain thread, blocking it until a value is available.
@@ -731,7 +825,7 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.recv_blocking(), Some("hi"));
     /// ```
     pub fn recv_blocking(&self) -> Option<T> {
-        self.shared.recv_blocking()
+        recv_blocking_on(&self.shared, &self.stream)
     }
 
     /// Closes the channel: Go's `close(ch)`.
@@ -916,7 +1010,9 @@ async fn comma_ok<T: Default>(recv: impl Future<Output = Option<T>>) -> (T, bool
 /// works.
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
-    sink: SinkOp<T>,
+    /// Only reached through `&mut self` (`get_mut`, no locking); the mutex
+    /// makes `Sender<T>` `Sync` for `T: Send` without `unsafe`.
+    sink: std::sync::Mutex<SinkOp<T>>,
 }
 
 impl<T> Sender<T> {
@@ -924,7 +1020,7 @@ impl<T> Sender<T> {
         shared.add_sender();
         Sender {
             shared,
-            sink: SinkOp::Idle,
+            sink: std::sync::Mutex::new(SinkOp::Idle),
         }
     }
 
@@ -1087,6 +1183,14 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Sender<T> {
+    /// The sink state and the channel, borrowed together.
+    fn sink(&mut self) -> (&mut SinkOp<T>, &Shared<T>) {
+        let sink = self.sink.get_mut().unwrap_or_else(|e| e.into_inner());
+        (sink, &self.shared)
+    }
+}
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Sender::from_shared(Arc::clone(&self.shared))
@@ -1095,7 +1199,8 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        self.sink.cancel(&self.shared);
+        let (sink, shared) = self.sink();
+        sink.cancel(shared);
         self.shared.drop_sender();
     }
 }
@@ -1116,23 +1221,27 @@ impl<T> Sink<T> for Sender<T> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
-        this.sink.poll_flush(&this.shared, cx)
+        let (sink, shared) = this.sink();
+        sink.poll_flush(shared, cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
         let this = self.get_mut();
-        this.sink.start(&this.shared, item);
+        let (sink, shared) = this.sink();
+        sink.start(shared, item);
         Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
-        this.sink.poll_flush(&this.shared, cx)
+        let (sink, shared) = this.sink();
+        sink.poll_flush(shared, cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
-        ready!(this.sink.poll_flush(&this.shared, cx))?;
+        let (sink, shared) = this.sink();
+        ready!(sink.poll_flush(shared, cx))?;
         if !this.shared.mark_closed() {
             this.shared.close_flavor();
         }
@@ -1152,7 +1261,7 @@ impl<T> Sink<T> for Sender<T> {
 /// channel is closed and drained.
 pub struct Receiver<T> {
     source: Source<T>,
-    stream: StreamOp<T>,
+    stream: StreamSlot<T>,
 }
 
 enum Source<T> {
@@ -1168,14 +1277,14 @@ impl<T> Receiver<T> {
         shared.add_receiver();
         Receiver {
             source: Source::Chan(shared),
-            stream: StreamOp::Idle,
+            stream: StreamSlot::new(),
         }
     }
 
     pub(crate) fn never() -> Self {
         Receiver {
             source: Source::Never,
-            stream: StreamOp::Idle,
+            stream: StreamSlot::new(),
         }
     }
 
@@ -1201,7 +1310,7 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
         cooperative(async move {
             match &self.source {
-                Source::Chan(shared) => shared.recv().await,
+                Source::Chan(shared) => recv_on(shared, &self.stream).await,
                 Source::Timer(timer, into) => {
                     let mut sleep = None;
                     let at = poll_fn(|cx| timer.poll_recv(&mut sleep, cx)).await;
@@ -1249,7 +1358,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match &self.source {
-            Source::Chan(shared) => shared.try_recv(),
+            Source::Chan(shared) => try_recv_on(shared, &self.stream),
             Source::Timer(timer, into) => timer
                 .try_fire(tokio::time::Instant::now())
                 .map(into)
@@ -1279,7 +1388,7 @@ impl<T> Receiver<T> {
     /// ```
     pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match &self.source {
-            Source::Chan(shared) => shared.recv_timeout(timeout).await,
+            Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout).await,
             _ => match tokio::time::timeout(timeout, self.recv()).await {
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => Err(RecvTimeoutError::Closed),
@@ -1305,7 +1414,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_blocking(&self) -> Option<T> {
         match &self.source {
-            Source::Chan(shared) => shared.recv_blocking(),
+            Source::Chan(shared) => recv_blocking_on(shared, &self.stream),
             Source::Timer(timer, into) => Some(into(timer.recv_blocking())),
             Source::Never => loop {
                 std::thread::park();
@@ -1378,7 +1487,7 @@ impl Receiver<Instant> {
     pub(crate) fn timer(timer: Timer) -> Self {
         Receiver {
             source: Source::Timer(Arc::new(timer), std::convert::identity),
-            stream: StreamOp::Idle,
+            stream: StreamSlot::new(),
         }
     }
 }
@@ -1392,7 +1501,7 @@ impl<T> Clone for Receiver<T> {
         };
         Receiver {
             source,
-            stream: StreamOp::Idle,
+            stream: StreamSlot::new(),
         }
     }
 }
@@ -1425,10 +1534,11 @@ impl<T> Stream for Receiver<T> {
         match &this.source {
             Source::Chan(shared) => this.stream.poll_shared(shared, cx),
             Source::Timer(timer, into) => {
-                if !matches!(this.stream, StreamOp::Timer(_)) {
-                    this.stream = StreamOp::Timer(None);
+                let op = this.stream.op();
+                if !matches!(op, StreamOp::Timer(_)) {
+                    *op = StreamOp::Timer(None);
                 }
-                let StreamOp::Timer(sleep) = &mut this.stream else {
+                let StreamOp::Timer(sleep) = op else {
                     unreachable!()
                 };
                 let coop = ready!(poll_proceed(cx));
