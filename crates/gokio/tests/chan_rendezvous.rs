@@ -164,3 +164,121 @@ async fn blocking_threads_rendezvous() {
     }
     assert_eq!(t.join().unwrap(), (0..100).sum());
 }
+
+mod regressions {
+    //! Found by the model checker (`chan_rendezvous_model.rs`) and the review.
+
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use futures::task::{waker, ArcWake};
+    use futures::FutureExt;
+
+    /// A waker that counts its wake-ups.
+    struct Probe(Arc<Count>, Waker);
+    struct Count(AtomicUsize);
+    impl ArcWake for Count {
+        fn wake_by_ref(c: &Arc<Self>) {
+            c.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    impl Probe {
+        fn new() -> Self {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            Probe(count.clone(), waker(count))
+        }
+        fn woken(&self) -> usize {
+            self.0 .0.load(Ordering::SeqCst)
+        }
+        fn poll<F: Future + ?Sized>(&self, f: Pin<&mut F>) -> Poll<F::Output> {
+            f.poll(&mut Context::from_waker(&self.1))
+        }
+    }
+
+    /// A non-blocking receive that takes the baton holder's value must pass
+    /// the baton on, or a parked receiver and the next parked sender hang.
+    #[tokio::test]
+    async fn try_recv_passes_the_baton_on() {
+        let ch = gokio::chan::<i32>(0);
+        let (p0, p1, pr) = (Probe::new(), Probe::new(), Probe::new());
+        let mut s0 = Box::pin(ch.send(0));
+        let mut s1 = Box::pin(ch.send(1));
+        let mut r = Box::pin(ch.recv());
+        assert!(p0.poll(s0.as_mut()).is_pending());
+        assert!(p1.poll(s1.as_mut()).is_pending());
+        assert!(pr.poll(r.as_mut()).is_pending()); // the baton goes to s0
+        assert_eq!(p0.woken(), 1);
+        assert_eq!(ch.try_recv(), Ok(0)); // takes s0's value directly
+        assert!(matches!(p0.poll(s0.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(p1.woken(), 1, "s1 must now hold the baton");
+        assert!(p1.poll(s1.as_mut()).is_ready());
+        assert_eq!(r.await, Some(1));
+    }
+
+    /// The same through `recv_timeout`, which takes what is ready at its
+    /// deadline.
+    #[tokio::test(start_paused = true)]
+    async fn recv_timeout_passes_the_baton_on() {
+        let ch = gokio::chan::<i32>(0);
+        let (p0, p1, pr, pt) = (Probe::new(), Probe::new(), Probe::new(), Probe::new());
+        let mut s0 = Box::pin(ch.send(0));
+        let mut s1 = Box::pin(ch.send(1));
+        assert!(p0.poll(s0.as_mut()).is_pending());
+        assert!(p1.poll(s1.as_mut()).is_pending());
+        let mut r = Box::pin(ch.recv());
+        assert!(pr.poll(r.as_mut()).is_pending());
+        let mut rt = Box::pin(ch.recv_timeout(Duration::from_millis(10)));
+        assert!(pt.poll(rt.as_mut()).is_pending());
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert_eq!(pt.poll(rt.as_mut()), Poll::Ready(Ok(0)));
+        assert!(matches!(p0.poll(s0.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(p1.woken(), 1, "s1 must now hold the baton");
+        assert!(p1.poll(s1.as_mut()).is_ready());
+        assert_eq!(r.await, Some(1));
+    }
+
+    /// A value handed to a receive that is dropped after `close` still
+    /// reaches a receiver: the channel is not drained while it is in flight.
+    #[tokio::test]
+    async fn close_waits_for_a_value_in_flight() {
+        let ch = gokio::chan::<i32>(0);
+        let p = Probe::new();
+        let mut r1 = Box::pin(ch.recv());
+        assert!(p.poll(r1.as_mut()).is_pending());
+        ch.try_send(7).expect("r1 is parked");
+        ch.close();
+        assert_eq!(
+            ch.try_recv(),
+            Err(gokio::TryRecvError::Empty),
+            "7 is in flight"
+        );
+        let mut r2 = Box::pin(ch.recv());
+        assert!(
+            r2.as_mut().now_or_never().is_none(),
+            "not drained yet: r2 waits"
+        );
+        drop(r1); // e.g. the losing branch of a select!: 7 comes back
+        assert_eq!(r2.await, Some(7));
+        assert_eq!(ch.recv().await, None);
+    }
+
+    /// Once the value in flight is returned by its receive, waiting
+    /// receivers learn that the channel is closed and drained.
+    #[tokio::test]
+    async fn close_completes_waiting_receivers_once_drained() {
+        let ch = gokio::chan::<i32>(0);
+        let p = Probe::new();
+        let mut r1 = Box::pin(ch.recv());
+        assert!(p.poll(r1.as_mut()).is_pending());
+        ch.try_send(7).unwrap();
+        ch.close();
+        let mut r2 = Box::pin(ch.recv());
+        assert!(r2.as_mut().now_or_never().is_none());
+        assert_eq!(r1.await, Some(7));
+        assert_eq!(r2.await, None);
+    }
+}

@@ -77,10 +77,12 @@ impl Event {
         if self.listeners.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, token) in &list.entries {
-            token.wake();
-        }
+        // Wake outside the lock: a waker may run code that listens again.
+        let tokens: Vec<Arc<Token>> = {
+            let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+            list.entries.iter().map(|(_, t)| Arc::clone(t)).collect()
+        };
+        tokens.iter().for_each(|token| token.wake());
     }
 }
 

@@ -614,9 +614,10 @@ impl<T> Chan<T> {
     /// Cancel-safe: if the future is dropped before it completes, the value
     /// was not sent and never will be (it is dropped with the future). The
     /// one exception is at capacity 0: a non-blocking receive
-    /// ([`try_recv`](Chan::try_recv)) may take the value from this send while
-    /// it waits, and if the future is dropped before it is polled again, it
-    /// never reports that the value was delivered. The value is still
+    /// ([`try_recv`](Chan::try_recv), or [`recv_timeout`](Chan::recv_timeout)
+    /// at its deadline) may take the value from this send while it waits,
+    /// and if the future is dropped before it is polled again, it never
+    /// reports that the value was delivered. The value is still
     /// delivered exactly once. Blocking receives never complete a waiting
     /// send on their own, so with them the rule has no exception.
     ///
@@ -1006,8 +1007,15 @@ async fn comma_ok<T: Default>(recv: impl Future<Output = Option<T>>) -> (T, bool
 /// The channel closes when the last sending handle (`Sender` or [`Chan`]) is
 /// dropped. `Sender<T>` is a [`Sink<T>`](futures::Sink): `poll_ready` waits
 /// for the previous value to be sent, and `poll_close` closes the channel
-/// (without panicking if it is already closed), so `stream.forward(tx)`
-/// works.
+/// (without panicking if it is already closed; a later
+/// [`close`](Sender::close) then panics), so `stream.forward(tx)` works.
+///
+/// A value started with `start_send` waits in the `Sender` until it is
+/// flushed: dropping the `Sender` drops it unsent, and at capacity 0 a
+/// parked, unflushed value sits at the front of the channel's senders, so
+/// later handoffs wait until this `Sender` is flushed or dropped. Drive a
+/// `Sink` to completion (`SinkExt::send`, `forward`) rather than abandoning
+/// it half-way.
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
     /// Only reached through `&mut self` (`get_mut`, no locking); the mutex
@@ -1259,6 +1267,12 @@ impl<T> Sink<T> for Sender<T> {
 ///
 /// `Receiver<T>` is a [`Stream`] of the values received, ending when the
 /// channel is closed and drained.
+///
+/// At capacity 0, a `poll_next` that returned `Pending` leaves a receive
+/// parked in the handle (a `Stream` keeps its registration between polls).
+/// A sender may hand it a value meanwhile; that value is this handle's: the
+/// next `poll_next`, `recv` or `try_recv` on the same handle returns it, and
+/// dropping the handle gives it back to the channel. Clones do not see it.
 pub struct Receiver<T> {
     source: Source<T>,
     stream: StreamSlot<T>,

@@ -40,9 +40,13 @@
 //!    channel's lock push, pop or claim it.
 //! 2. Whoever claims a waiter's token (`try_complete`) holds the waiter's
 //!    slot lock across the claim and the slot update (see `token.rs`).
-//! 3. After `close`, both queues are empty and stay empty: parked senders
-//!    are completed with their value still in their slot (the owner hands it
-//!    back in `SendError`), parked receivers with an empty slot (`None`).
+//! 3. After `close`, the sender queue is empty and stays empty: parked
+//!    senders are completed with their value still in their slot (the owner
+//!    hands it back in `SendError`). Receivers are completed with an empty
+//!    slot (`None`) once the channel is *drained*: closed, `returned` empty,
+//!    and no value in flight (handed to a parked receiver whose owner has
+//!    not yet returned it or given it back). Until then a receive parks, so
+//!    a value given back after `close` still reaches a receiver.
 //! 4. `returned` is non-empty only while no live receiver is parked: a value
 //!    given back goes to a parked receiver first, and a receiver drains
 //!    `returned` before it parks.
@@ -100,6 +104,10 @@ pub(crate) struct State<T> {
     returned: VecDeque<T>,
     closed: bool,
     disconnected: bool,
+    /// Values handed to parked receivers that their owners have neither
+    /// returned nor given back yet. The channel is not drained while any
+    /// is in flight: a withdrawn receive may still give its value back.
+    in_flight: usize,
 }
 
 /// An unbuffered channel. See the module docs.
@@ -117,6 +125,7 @@ impl<T> Rendezvous<T> {
                 returned: VecDeque::new(),
                 closed: false,
                 disconnected: false,
+                in_flight: 0,
             }),
         }
     }
@@ -139,19 +148,41 @@ impl<T> Rendezvous<T> {
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        let result = self.lock().try_recv();
-        result.map(|(value, woken)| {
-            wake(woken);
-            value
-        })
+        let mut state = self.lock();
+        let (value, woken) = state.try_recv()?;
+        // The sender we took from may have held the baton (invariant 5).
+        let baton = state.baton();
+        drop(state);
+        wake(woken);
+        wake(baton);
+        Ok(value)
     }
 
-    /// Closes the channel: every parked operation completes (invariant 3).
+    /// Closes the channel: every parked sender completes with its value, and
+    /// parked receivers complete once the channel is drained (invariant 3).
     pub(crate) fn close(&self) {
         let woken = {
             let mut state = self.lock();
             state.closed = true;
-            state.complete_all()
+            let mut woken = State::complete(&mut state.senders);
+            if state.drained() {
+                woken.extend(State::complete(&mut state.receivers));
+            }
+            woken
+        };
+        woken.iter().for_each(|waiter| waiter.wake());
+    }
+
+    /// A parked receive returned the value it was handed.
+    fn consumed(&self) {
+        let woken = {
+            let mut state = self.lock();
+            state.in_flight -= 1;
+            if state.drained() {
+                State::complete(&mut state.receivers)
+            } else {
+                Vec::new()
+            }
         };
         woken.iter().for_each(|waiter| waiter.wake());
     }
@@ -161,7 +192,9 @@ impl<T> Rendezvous<T> {
         let (woken, returned) = {
             let mut state = self.lock();
             state.disconnected = true;
-            (state.complete_all(), std::mem::take(&mut state.returned))
+            let mut woken = State::complete(&mut state.senders);
+            woken.extend(State::complete(&mut state.receivers));
+            (woken, std::mem::take(&mut state.returned))
         };
         // Values are dropped outside the lock: their destructors may do anything.
         drop(returned);
@@ -172,6 +205,7 @@ impl<T> Rendezvous<T> {
     /// value (see "Returned values" in the module docs).
     fn give_back(&self, value: T) {
         let mut state = self.lock();
+        state.in_flight -= 1;
         if state.disconnected {
             drop(state);
             return;
@@ -226,6 +260,7 @@ impl<T> State<T> {
             if waiter.token.try_complete(waiter.case) {
                 *slot = Some(value);
                 drop(slot);
+                self.in_flight += 1;
                 return Ok(waiter);
             }
             // Stale: its owner withdrew or another case of its select won.
@@ -256,17 +291,22 @@ impl<T> State<T> {
                 return Ok((value, Some(waiter)));
             }
         }
-        if self.closed {
+        if self.drained() {
             Err(TryRecvError::Closed)
         } else {
             Err(TryRecvError::Empty)
         }
     }
 
-    /// Completes every parked waiter, leaving slots as they are.
-    fn complete_all(&mut self) -> Vec<Wake<T>> {
+    /// Closed, and no value is left to receive or still on its way back.
+    fn drained(&self) -> bool {
+        self.closed && self.returned.is_empty() && self.in_flight == 0
+    }
+
+    /// Completes every waiter of a queue, leaving slots as they are.
+    fn complete(queue: &mut VecDeque<Arc<Waiter<T>>>) -> Vec<Wake<T>> {
         let mut woken = Vec::new();
-        for waiter in self.senders.drain(..).chain(self.receivers.drain(..)) {
+        for waiter in queue.drain(..) {
             let slot = waiter.slot();
             let completed = waiter.token.try_complete(waiter.case);
             drop(slot);
@@ -305,7 +345,7 @@ impl<T> RecvOp<T> {
             if waiter.token.completed().is_none() {
                 return Poll::Pending;
             }
-            let value = waiter.take();
+            let value = Self::finish(chan, waiter);
             self.waiter = None;
             return Poll::Ready(value);
         }
@@ -313,7 +353,7 @@ impl<T> RecvOp<T> {
         if let Some(value) = state.returned.pop_front() {
             return Poll::Ready(Some(value));
         }
-        if state.closed {
+        if state.drained() {
             return Poll::Ready(None);
         }
         // Park even if a sender is parked: it must deliver in its own poll
@@ -331,21 +371,40 @@ impl<T> RecvOp<T> {
     /// Withdraws a parked receive. Returns `Some(result)` if it had completed
     /// (a value handed over, or `None` for closed) before it could withdraw.
     pub(crate) fn withdraw(&mut self, chan: &Rendezvous<T>) -> Option<Option<T>> {
+        let waiter = self.withdraw_raw(chan)?;
+        Some(Self::finish(chan, &waiter))
+    }
+
+    /// Withdraws; returns the waiter if it had completed (its slot not yet
+    /// read, so the value still counts as in flight).
+    fn withdraw_raw(&mut self, chan: &Rendezvous<T>) -> Option<Arc<Waiter<T>>> {
         let waiter = self.waiter.take()?;
         match waiter.token.abort() {
             Ok(()) => {
                 State::remove(&mut chan.lock().receivers, &waiter);
                 None
             }
-            Err(_) => Some(waiter.take()),
+            Err(_) => Some(waiter),
         }
+    }
+
+    /// Reads a completed receive's slot: a value (no longer in flight) or
+    /// `None` for closed and drained.
+    fn finish(chan: &Rendezvous<T>, waiter: &Waiter<T>) -> Option<T> {
+        let value = waiter.take();
+        if value.is_some() {
+            chan.consumed();
+        }
+        value
     }
 
     /// Withdraws and gives back any value that was already handed over, so
     /// dropping a receive never consumes a value.
     pub(crate) fn cancel(&mut self, chan: &Rendezvous<T>) {
-        if let Some(Some(value)) = self.withdraw(chan) {
-            chan.give_back(value);
+        if let Some(waiter) = self.withdraw_raw(chan) {
+            if let Some(value) = waiter.take() {
+                chan.give_back(value);
+            }
         }
     }
 }

@@ -55,12 +55,14 @@ impl Timer {
         }
     }
 
-    fn due(&self, k: u64) -> Instant {
-        match self.period {
-            // Saturate rather than overflow for absurd periods or counts.
-            Some(p) => self.start + p.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX)),
-            None => self.start + self.first,
-        }
+    /// When value `k` is due; `None` if that is beyond the clock's range
+    /// (a huge duration: the value never comes, as in Go).
+    fn due(&self, k: u64) -> Option<Instant> {
+        let offset = match self.period {
+            Some(p) => p.checked_mul(u32::try_from(k).ok()?)?,
+            None => self.first,
+        };
+        self.start.checked_add(offset)
     }
 
     /// When the next value is due; `None` if no value will ever come.
@@ -68,8 +70,8 @@ impl Timer {
         // Relaxed: a hint for how long to sleep; the claim below is the CAS.
         let next = self.next.load(Ordering::Relaxed);
         match self.period {
-            Some(_) => Some(self.due(next)),
-            None => (next == 0).then(|| self.due(0)),
+            Some(_) => self.due(next),
+            None => self.due(0).filter(|_| next == 0),
         }
     }
 
@@ -79,7 +81,7 @@ impl Timer {
         // alone makes each value go to exactly one receiver.
         match self.period {
             None => {
-                let due = self.due(0);
+                let due = self.due(0)?;
                 (now >= due
                     && self
                         .next
@@ -99,7 +101,8 @@ impl Timer {
                     .compare_exchange(next, latest + 1, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return Some(self.due(latest).into_std());
+                    // Tick `latest` is due at or before `now`, so it exists.
+                    return Some(self.due(latest).unwrap_or(now).into_std());
                 }
             },
         }
@@ -176,5 +179,14 @@ mod tests {
         assert!(t.try_fire(Instant::now()).is_some());
         assert_eq!(t.try_fire(Instant::now()), None);
         assert_eq!(t.next_deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_durations_never_fire_and_do_not_panic() {
+        for t in [Timer::after(Duration::MAX), Timer::tick(Duration::MAX)] {
+            assert_eq!(t.next_deadline(), None);
+            tokio::time::advance(Duration::from_secs(1 << 40)).await;
+            assert_eq!(t.try_fire(Instant::now()), None);
+        }
     }
 }
