@@ -1,43 +1,15 @@
 //! Capacity >= 1: Go's buffered channel. A send waits only while the buffer
 //! is full; values from one sender arrive in order.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::task::ArcWake;
 use futures::{poll, FutureExt, SinkExt, StreamExt};
 use gokio::{chan, go, Chan, Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError};
 
-/// Records whether the waker it backs was woken.
-#[derive(Default)]
-struct WakeFlag(AtomicBool);
-
-impl ArcWake for WakeFlag {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-impl WakeFlag {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    /// Whether it was woken since the last call.
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::SeqCst)
-    }
-}
-
-/// Polls `fut` once with a waker that sets `flag`.
-fn poll_with<F: Future + Unpin>(fut: &mut F, flag: &Arc<WakeFlag>) -> Poll<F::Output> {
-    let waker = futures::task::waker(Arc::clone(flag));
-    fut.poll_unpin(&mut Context::from_waker(&waker))
-}
+mod common;
+use common::{poll_with, WakeFlag};
 
 #[tokio::test]
 async fn fifo_from_one_sender() {

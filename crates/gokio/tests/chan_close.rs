@@ -2,44 +2,19 @@
 //! and failing sends once no receiver is left. Every test runs at
 //! capacities 0, 1 and 8.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::task::ArcWake;
 use futures::{FutureExt, SinkExt, StreamExt};
 use gokio::{chan, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 
 const CAPS: [usize; 3] = [0, 1, 8];
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Records whether the waker it backs was woken.
-#[derive(Default)]
-struct WakeFlag(AtomicBool);
-
-impl ArcWake for WakeFlag {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-impl WakeFlag {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::SeqCst)
-    }
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, flag: &Arc<WakeFlag>) -> Poll<F::Output> {
-    let waker = futures::task::waker(Arc::clone(flag));
-    fut.poll_unpin(&mut Context::from_waker(&waker))
-}
+mod common;
+use common::{poll_with, WakeFlag};
 
 /// A set of futures, each polled with its own wake flag.
 struct Pending<'a, T> {
