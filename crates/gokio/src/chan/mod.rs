@@ -471,11 +471,13 @@ impl<T> StreamSlot<T> {
 
     /// Withdraws a parked stream receive; `Some(result)` if it had completed.
     fn reclaim(&self, shared: &Shared<T>) -> Option<Option<T>> {
-        // Relaxed: see the field docs.
-        if !self.parked.swap(false, Ordering::Relaxed) {
+        // Relaxed: see the field docs. A plain load keeps the common case
+        // (no parked stream receive) free of read-modify-writes.
+        if !self.parked.load(Ordering::Relaxed) {
             return None;
         }
         let mut op = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        self.parked.store(false, Ordering::Relaxed);
         match (std::mem::replace(&mut *op, StreamOp::Idle), &shared.flavor) {
             (StreamOp::Rendezvous(mut op), Flavor::Rendezvous(r)) => op.withdraw(r),
             _ => None,
@@ -1321,18 +1323,17 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv().await, Some('x'));
     /// # }
     /// ```
-    pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        cooperative(async move {
-            match &self.source {
-                Source::Chan(shared) => recv_on(shared, &self.stream).await,
-                Source::Timer(timer, into) => {
-                    let mut sleep = None;
-                    let at = poll_fn(|cx| timer.poll_recv(&mut sleep, cx)).await;
-                    Some(into(at))
-                }
-                Source::Never => std::future::pending().await,
+    pub async fn recv(&self) -> Option<T> {
+        match &self.source {
+            // Channel receives take part in the budget themselves.
+            Source::Chan(shared) => recv_on(shared, &self.stream).await,
+            Source::Timer(timer, into) => {
+                let mut sleep = None;
+                let at = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx))).await;
+                Some(into(at))
             }
-        })
+            Source::Never => std::future::pending().await,
+        }
     }
 
     /// Receives with Go's comma-ok form. See [`Chan::recv_ok`].
