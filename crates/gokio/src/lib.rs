@@ -72,6 +72,7 @@
 pub mod chan;
 mod go;
 pub mod runtime;
+mod select;
 pub mod sync;
 mod time;
 
@@ -81,5 +82,8 @@ pub use chan::{
 };
 pub use go::{go, Goroutine};
 pub use runtime::{gomaxprocs, gosched, run};
+#[doc(hidden)]
+pub use select::__private;
+pub use select::{Select, SelectFuture, Selected};
 pub use sync::WaitGroup;
 pub use time::{after, never, sleep, tick};

@@ -45,6 +45,26 @@ impl<T> Buffered<T> {
         self.rx.len()
     }
 
+    /// `select!`: the event signalled when a receive may succeed.
+    pub(crate) fn readable(&self) -> &Event {
+        &self.readable
+    }
+
+    /// `select!`: the event signalled when a send may succeed.
+    pub(crate) fn writable(&self) -> &Event {
+        &self.writable
+    }
+
+    /// Whether a receive would not wait now (a hint; the try decides).
+    pub(crate) fn looks_readable(&self) -> bool {
+        !self.rx.is_empty() || self.rx.is_closed()
+    }
+
+    /// Whether a send would not wait now (a hint; the try decides).
+    pub(crate) fn looks_writable(&self) -> bool {
+        !self.tx.is_full() || self.tx.is_closed()
+    }
+
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         match self.tx.try_send(value) {
             Ok(()) => {

@@ -65,11 +65,12 @@
 //!   completed. Go cannot cancel a receive, so it has no such case.
 
 mod buffered;
+pub(crate) mod case;
 mod error;
 mod event;
 mod rendezvous;
 mod timer;
-mod token;
+pub(crate) mod token;
 
 use std::fmt;
 use std::future::{poll_fn, Future};

@@ -65,20 +65,51 @@ use super::token::Token;
 /// One parked operation (or one `select!` case) on a rendezvous channel.
 #[derive(Debug)]
 pub(crate) struct Waiter<T> {
-    /// Embedded: a plain operation's waiter is its own token. (A `select!`
-    /// publishing several waiters will share one token among them.)
-    token: Token,
+    token: TokenRef,
     case: usize,
     slot: Mutex<Option<T>>,
+}
+
+/// A plain operation's waiter embeds its token (one allocation); the waiters
+/// a `select!` publishes share one.
+#[derive(Debug)]
+enum TokenRef {
+    Own(Token),
+    Shared(Arc<Token>),
+}
+
+impl std::ops::Deref for TokenRef {
+    type Target = Token;
+
+    fn deref(&self) -> &Token {
+        match self {
+            TokenRef::Own(token) => token,
+            TokenRef::Shared(token) => token,
+        }
+    }
 }
 
 impl<T> Waiter<T> {
     fn new(token: Token, case: usize, value: Option<T>) -> Arc<Self> {
         Arc::new(Waiter {
-            token,
+            token: TokenRef::Own(token),
             case,
             slot: Mutex::new(value),
         })
+    }
+
+    /// A waiter for case `case` of a `select!` whose token is `token`.
+    pub(crate) fn shared(token: &Arc<Token>, case: usize, value: Option<T>) -> Arc<Self> {
+        Arc::new(Waiter {
+            token: TokenRef::Shared(Arc::clone(token)),
+            case,
+            slot: Mutex::new(value),
+        })
+    }
+
+    /// Whether two waiters belong to the same operation (one `select!`).
+    fn same_op(&self, other: &Waiter<T>) -> bool {
+        std::ptr::eq::<Token>(&*self.token, &*other.token)
     }
 
     fn slot(&self) -> MutexGuard<'_, Option<T>> {
@@ -90,8 +121,9 @@ impl<T> Waiter<T> {
         self.token.wake();
     }
 
-    /// The owner's read of the slot once its token is done (invariant 2).
-    fn take(&self) -> Option<T> {
+    /// The owner's read of the slot once its token is done (invariant 2),
+    /// or after it withdrew.
+    pub(crate) fn take(&self) -> Option<T> {
         self.slot().take()
     }
 }
@@ -173,6 +205,84 @@ impl<T> Rendezvous<T> {
         woken.iter().for_each(|waiter| waiter.wake());
     }
 
+    /// `select!`: a receive that does not take a parked sender's value
+    /// unless `nonblocking` (see "Who commits"). `Some(result)` if ready.
+    pub(crate) fn select_try_recv(&self, nonblocking: bool) -> Option<Option<T>> {
+        let mut state = self.lock();
+        if let Some(value) = state.returned.pop_front() {
+            return Some(Some(value));
+        }
+        if nonblocking {
+            return match state.try_recv() {
+                Ok((value, woken)) => {
+                    let baton = state.baton();
+                    drop(state);
+                    wake(woken);
+                    wake(baton);
+                    Some(Some(value))
+                }
+                Err(TryRecvError::Closed) => Some(None),
+                Err(TryRecvError::Empty) => None,
+            };
+        }
+        state.drained().then_some(None)
+    }
+
+    /// `select!`: a send that does not wait. `Err(value)` if not ready.
+    pub(crate) fn select_try_send(&self, value: T) -> Result<Result<(), SendError<T>>, T> {
+        match self.try_send(value) {
+            Ok(()) => Ok(Ok(())),
+            Err(TrySendError::Closed(value)) => Ok(Err(SendError(value))),
+            Err(TrySendError::Full(value)) => Err(value),
+        }
+    }
+
+    /// `select!`: publishes a waiter; a send waiter carries its value.
+    pub(crate) fn park(&self, waiter: &Arc<Waiter<T>>, send: bool) {
+        let mut state = self.lock();
+        if send {
+            state.senders.push_back(Arc::clone(waiter));
+        } else {
+            state.receivers.push_back(Arc::clone(waiter));
+        }
+        let baton = state.baton();
+        drop(state);
+        wake(baton);
+    }
+
+    /// `select!`: removes a published waiter (its token is no longer
+    /// waiting), passing the baton on if it may have held it.
+    pub(crate) fn unpark(&self, waiter: &Arc<Waiter<T>>, send: bool) {
+        let mut state = self.lock();
+        let baton = if send {
+            State::remove(&mut state.senders, waiter);
+            state.baton()
+        } else {
+            State::remove(&mut state.receivers, waiter);
+            None
+        };
+        drop(state);
+        wake(baton);
+    }
+
+    /// `select!`: the value a completed receive waiter was handed; it is no
+    /// longer in flight.
+    pub(crate) fn take_received(&self, waiter: &Waiter<T>) -> Option<T> {
+        let value = waiter.take();
+        if value.is_some() {
+            self.consumed();
+        }
+        value
+    }
+
+    /// `select!`: gives back the value of a completed receive waiter whose
+    /// select was dropped before returning it.
+    pub(crate) fn give_back_from(&self, waiter: &Waiter<T>) {
+        if let Some(value) = waiter.take() {
+            self.give_back(value);
+        }
+    }
+
     /// A parked receive returned the value it was handed.
     fn consumed(&self) {
         let woken = {
@@ -244,13 +354,19 @@ impl<T> State<T> {
 
     /// The token of the front parked sender, to wake (after unlocking) if a
     /// live receiver is parked too (invariant 5).
+    ///
+    /// A `select!` may wait on both sides of one channel; its own two cases
+    /// cannot pair, so the baton goes to the first live sender that has a
+    /// live receiver of another operation.
     fn baton(&mut self) -> Option<Wake<T>> {
         Self::prune(&mut self.senders);
-        if self.has_live_receiver() {
-            self.senders.front().map(Arc::clone)
-        } else {
-            None
-        }
+        Self::prune(&mut self.receivers);
+        let live = |w: &&Arc<Waiter<T>>| w.token.is_waiting();
+        self.senders
+            .iter()
+            .filter(live)
+            .find(|s| self.receivers.iter().filter(live).any(|r| !r.same_op(s)))
+            .map(Arc::clone)
     }
 
     /// Hands `value` to the first parked receiver whose token we can claim.

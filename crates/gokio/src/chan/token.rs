@@ -66,7 +66,8 @@ impl Token {
     /// The owner's withdrawal: `WAITING -> ABORTED`.
     ///
     /// Returns `Err(case)` when a counterpart completed `case` first; the
-    /// owner must then finish that case instead of discarding it.
+    /// owner must then finish that case instead of discarding it. Aborting
+    /// an aborted token is a no-op (each `select!` case withdraws on its own).
     pub(crate) fn abort(&self) -> Result<(), usize> {
         // AcqRel/Acquire: on failure we must see the counterpart's DONE write
         // and everything it published before it (pairs with try_complete).
@@ -74,11 +75,8 @@ impl Token {
             .state
             .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) => Ok(()),
-            Err(state) => {
-                debug_assert!(state >= DONE, "a token is aborted only by its owner, once");
-                Err(state - DONE)
-            }
+            Ok(_) | Err(ABORTED) => Ok(()),
+            Err(state) => Err(state - DONE),
         }
     }
 

@@ -1,0 +1,451 @@
+//! Channel operations as `select!` cases: how each flavor tries, publishes
+//! and withdraws one case of a select (the engine is `crate::select`).
+//!
+//! # Invariants
+//!
+//! 1. A case commits only in `try_now` (while the select is not published)
+//!    or, once published, only through a counterpart winning the select's
+//!    token for this case; `withdraw(won)` then reads the outcome.
+//! 2. A published case is withdrawn exactly once: by the engine, or by the
+//!    case's `Drop` (a select dropped while it waits). Dropping gives back a
+//!    value already handed to a won receive, so a dropped select consumes
+//!    nothing.
+//! 3. At capacity 0 a waiting select never takes a parked sender's value
+//!    (see "Who commits" in `rendezvous.rs`); only a `default` select does,
+//!    as `try_recv` does.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Context;
+use std::time::Instant;
+
+use tokio::time::Sleep;
+
+use super::event::ListenKey;
+use super::rendezvous::Waiter;
+use super::token::Token;
+use super::{Chan, Flavor, Receiver, SendError, Sender, Shared, Source, Timer, TryRecvError};
+use super::{Future, TrySendError};
+
+/// A published case's registration: the select's token and the case index.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Reg {
+    pub(crate) token: Arc<Token>,
+    pub(crate) index: usize,
+}
+
+/// One case of a select, type-erased for the engine.
+#[doc(hidden)]
+pub trait Case {
+    /// Completes now if the case is ready; the outcome stays in the case.
+    fn try_now(&mut self, nonblocking: bool) -> bool;
+    /// Publishes interest under `reg`; returns whether the case looks ready
+    /// (the engine then withdraws everything and tries again).
+    fn publish(&mut self, reg: &Reg, cx: &mut Context<'_>) -> bool;
+    /// Withdraws a published case; `won` if the token completed this case.
+    fn withdraw(&mut self, won: bool);
+}
+
+/// Where a receive case receives from.
+enum RecvSrc<T> {
+    Chan(Arc<Shared<T>>),
+    Timer(Arc<Timer>, fn(Instant) -> T),
+    Never,
+}
+
+enum RecvWait<T> {
+    Idle,
+    Listen(ListenKey),
+    Parked(Arc<Waiter<T>>),
+}
+
+/// A receive case: `recv(rx) -> v`.
+#[doc(hidden)]
+pub struct RecvCase<T> {
+    src: RecvSrc<T>,
+    /// An owned receiver (`recv(gokio::after(d))`) kept alive for the select.
+    _held: Option<Receiver<T>>,
+    reg: Option<Reg>,
+    wait: RecvWait<T>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    result: Option<Option<T>>,
+}
+
+impl<T> std::fmt::Debug for RecvCase<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvCase").finish_non_exhaustive()
+    }
+}
+
+impl<T> RecvCase<T> {
+    fn new(src: RecvSrc<T>, held: Option<Receiver<T>>) -> Self {
+        RecvCase {
+            src,
+            _held: held,
+            reg: None,
+            wait: RecvWait::Idle,
+            sleep: None,
+            result: None,
+        }
+    }
+
+    fn of_receiver(rx: &Receiver<T>) -> RecvSrc<T> {
+        match &rx.source {
+            Source::Chan(shared) => RecvSrc::Chan(Arc::clone(shared)),
+            Source::Timer(timer, into) => RecvSrc::Timer(Arc::clone(timer), *into),
+            Source::Never => RecvSrc::Never,
+        }
+    }
+
+    /// The outcome, if this case was chosen.
+    pub fn take_result(&mut self) -> Option<Option<T>> {
+        self.result.take()
+    }
+
+    fn set(&mut self, result: Option<T>) -> bool {
+        self.result = Some(result);
+        true
+    }
+}
+
+impl<T> Case for RecvCase<T> {
+    fn try_now(&mut self, nonblocking: bool) -> bool {
+        match &self.src {
+            RecvSrc::Chan(shared) => match &shared.flavor {
+                Flavor::Buffered(b) => match b.try_recv() {
+                    Ok(v) => self.set(Some(v)),
+                    Err(TryRecvError::Closed) => self.set(None),
+                    Err(TryRecvError::Empty) => false,
+                },
+                Flavor::Rendezvous(r) => match r.select_try_recv(nonblocking) {
+                    Some(result) => self.set(result),
+                    None => false,
+                },
+            },
+            RecvSrc::Timer(timer, into) => {
+                let into = *into;
+                match timer.try_fire(tokio::time::Instant::now()) {
+                    Some(at) => self.set(Some(into(at))),
+                    None => false,
+                }
+            }
+            RecvSrc::Never => false,
+        }
+    }
+
+    fn publish(&mut self, reg: &Reg, cx: &mut Context<'_>) -> bool {
+        self.reg = Some(reg.clone());
+        match &self.src {
+            RecvSrc::Chan(shared) => match &shared.flavor {
+                Flavor::Buffered(b) => {
+                    self.wait = RecvWait::Listen(b.readable().listen(&reg.token));
+                    b.looks_readable()
+                }
+                Flavor::Rendezvous(r) => {
+                    let waiter = Waiter::shared(&reg.token, reg.index, None);
+                    r.park(&waiter, false);
+                    self.wait = RecvWait::Parked(waiter);
+                    false
+                }
+            },
+            RecvSrc::Timer(timer, _) => {
+                let Some(deadline) = timer.next_deadline() else {
+                    return false;
+                };
+                let sleep = match &mut self.sleep {
+                    Some(s) => {
+                        if s.deadline() != deadline {
+                            s.as_mut().reset(deadline);
+                        }
+                        s
+                    }
+                    None => self
+                        .sleep
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                sleep.as_mut().poll(cx).is_ready()
+            }
+            RecvSrc::Never => false,
+        }
+    }
+
+    fn withdraw(&mut self, won: bool) {
+        self.reg = None;
+        let RecvSrc::Chan(shared) = &self.src else {
+            return;
+        };
+        match (
+            std::mem::replace(&mut self.wait, RecvWait::Idle),
+            &shared.flavor,
+        ) {
+            (RecvWait::Listen(key), Flavor::Buffered(b)) => b.readable().unlisten(key),
+            (RecvWait::Parked(waiter), Flavor::Rendezvous(r)) => {
+                if won {
+                    let value = r.take_received(&waiter);
+                    self.result = Some(value);
+                } else {
+                    r.unpark(&waiter, false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<T> Drop for RecvCase<T> {
+    fn drop(&mut self) {
+        let Some(reg) = self.reg.take() else {
+            return;
+        };
+        // The select was dropped while published (invariant 2).
+        let won = reg.token.abort().err() == Some(reg.index);
+        let RecvSrc::Chan(shared) = &self.src else {
+            return;
+        };
+        match (
+            std::mem::replace(&mut self.wait, RecvWait::Idle),
+            &shared.flavor,
+        ) {
+            (RecvWait::Listen(key), Flavor::Buffered(b)) => b.readable().unlisten(key),
+            (RecvWait::Parked(waiter), Flavor::Rendezvous(r)) => {
+                if won {
+                    r.give_back_from(&waiter);
+                } else {
+                    r.unpark(&waiter, false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+enum SendWait<T> {
+    Idle,
+    Listen(ListenKey),
+    Parked(Arc<Waiter<T>>),
+}
+
+/// A send case: `send(tx, value) -> res`.
+#[doc(hidden)]
+pub struct SendCase<T> {
+    dst: Option<Arc<Shared<T>>>,
+    value: Option<T>,
+    reg: Option<Reg>,
+    wait: SendWait<T>,
+    result: Option<Result<(), SendError<T>>>,
+}
+
+impl<T> std::fmt::Debug for SendCase<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendCase").finish_non_exhaustive()
+    }
+}
+
+impl<T> SendCase<T> {
+    fn new(dst: Option<Arc<Shared<T>>>, value: T) -> Self {
+        SendCase {
+            dst,
+            value: Some(value),
+            reg: None,
+            wait: SendWait::Idle,
+            result: None,
+        }
+    }
+
+    /// The outcome, if this case was chosen.
+    pub fn take_result(&mut self) -> Option<Result<(), SendError<T>>> {
+        self.result.take()
+    }
+}
+
+impl<T> Case for SendCase<T> {
+    fn try_now(&mut self, _nonblocking: bool) -> bool {
+        let Some(shared) = &self.dst else {
+            return false;
+        };
+        let value = self
+            .value
+            .take()
+            .expect("a send case holds its value until it completes");
+        let result = match &shared.flavor {
+            Flavor::Buffered(b) => match b.try_send(value) {
+                Ok(()) => Ok(Ok(())),
+                Err(TrySendError::Closed(v)) => Ok(Err(SendError(v))),
+                Err(TrySendError::Full(v)) => Err(v),
+            },
+            Flavor::Rendezvous(r) => r.select_try_send(value),
+        };
+        match result {
+            Ok(result) => {
+                self.result = Some(result);
+                true
+            }
+            Err(value) => {
+                self.value = Some(value);
+                false
+            }
+        }
+    }
+
+    fn publish(&mut self, reg: &Reg, _cx: &mut Context<'_>) -> bool {
+        let Some(shared) = &self.dst else {
+            return false;
+        };
+        self.reg = Some(reg.clone());
+        match &shared.flavor {
+            Flavor::Buffered(b) => {
+                self.wait = SendWait::Listen(b.writable().listen(&reg.token));
+                b.looks_writable()
+            }
+            Flavor::Rendezvous(r) => {
+                let waiter = Waiter::shared(&reg.token, reg.index, self.value.take());
+                r.park(&waiter, true);
+                self.wait = SendWait::Parked(waiter);
+                false
+            }
+        }
+    }
+
+    fn withdraw(&mut self, won: bool) {
+        self.reg = None;
+        let Some(shared) = &self.dst else {
+            return;
+        };
+        match (
+            std::mem::replace(&mut self.wait, SendWait::Idle),
+            &shared.flavor,
+        ) {
+            (SendWait::Listen(key), Flavor::Buffered(b)) => b.writable().unlisten(key),
+            (SendWait::Parked(waiter), Flavor::Rendezvous(r)) => {
+                if won {
+                    // A value still in the slot was handed back by close.
+                    self.result = Some(match waiter.take() {
+                        Some(v) => Err(SendError(v)),
+                        None => Ok(()),
+                    });
+                } else {
+                    r.unpark(&waiter, true);
+                    self.value = waiter.take();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<T> Drop for SendCase<T> {
+    fn drop(&mut self) {
+        let Some(reg) = self.reg.take() else {
+            return;
+        };
+        let won = reg.token.abort().err() == Some(reg.index);
+        let Some(shared) = &self.dst else {
+            return;
+        };
+        match (
+            std::mem::replace(&mut self.wait, SendWait::Idle),
+            &shared.flavor,
+        ) {
+            (SendWait::Listen(key), Flavor::Buffered(b)) => b.writable().unlisten(key),
+            // Won: delivered (only a non-blocking receive completes a parked
+            // sender) or handed back by close and dropped with the select.
+            (SendWait::Parked(waiter), Flavor::Rendezvous(r)) if !won => {
+                r.unpark(&waiter, true);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What `recv(..)` accepts: `&Chan<T>`, `&Receiver<T>`, an owned
+/// `Receiver<T>` (such as `gokio::after(d)`), or `None` (a nil channel).
+pub trait RecvSource<T> {
+    #[doc(hidden)]
+    fn into_recv_case(self) -> RecvCase<T>;
+}
+
+impl<T> RecvSource<T> for &Chan<T> {
+    fn into_recv_case(self) -> RecvCase<T> {
+        RecvCase::new(RecvSrc::Chan(Arc::clone(&self.shared)), None)
+    }
+}
+
+impl<T> RecvSource<T> for &Receiver<T> {
+    fn into_recv_case(self) -> RecvCase<T> {
+        RecvCase::new(RecvCase::of_receiver(self), None)
+    }
+}
+
+impl<T> RecvSource<T> for Receiver<T> {
+    fn into_recv_case(self) -> RecvCase<T> {
+        RecvCase::new(RecvCase::of_receiver(&self), Some(self))
+    }
+}
+
+impl<T, R: RecvSource<T>> RecvSource<T> for Option<R> {
+    fn into_recv_case(self) -> RecvCase<T> {
+        match self {
+            Some(r) => r.into_recv_case(),
+            None => RecvCase::new(RecvSrc::Never, None),
+        }
+    }
+}
+
+/// What `send(..)` accepts: `&Chan<T>`, `&Sender<T>`, or `None` (a nil
+/// channel).
+pub trait SendTarget<T> {
+    #[doc(hidden)]
+    fn into_send_case(self, value: T) -> SendCase<T>;
+}
+
+impl<T> SendTarget<T> for &Chan<T> {
+    fn into_send_case(self, value: T) -> SendCase<T> {
+        SendCase::new(Some(Arc::clone(&self.shared)), value)
+    }
+}
+
+impl<T> SendTarget<T> for &Sender<T> {
+    fn into_send_case(self, value: T) -> SendCase<T> {
+        SendCase::new(Some(Arc::clone(&self.shared)), value)
+    }
+}
+
+impl<T, S: SendTarget<T>> SendTarget<T> for Option<S> {
+    fn into_send_case(self, value: T) -> SendCase<T> {
+        match self {
+            Some(s) => s.into_send_case(value),
+            None => SendCase::new(None, value),
+        }
+    }
+}
+
+/// Either kind of case over one element type (for the dynamic `Select`).
+#[derive(Debug)]
+pub(crate) enum AnyCase<T> {
+    Recv(RecvCase<T>),
+    Send(SendCase<T>),
+}
+
+impl<T> Case for AnyCase<T> {
+    fn try_now(&mut self, nonblocking: bool) -> bool {
+        match self {
+            AnyCase::Recv(c) => c.try_now(nonblocking),
+            AnyCase::Send(c) => c.try_now(nonblocking),
+        }
+    }
+
+    fn publish(&mut self, reg: &Reg, cx: &mut Context<'_>) -> bool {
+        match self {
+            AnyCase::Recv(c) => c.publish(reg, cx),
+            AnyCase::Send(c) => c.publish(reg, cx),
+        }
+    }
+
+    fn withdraw(&mut self, won: bool) {
+        match self {
+            AnyCase::Recv(c) => c.withdraw(won),
+            AnyCase::Send(c) => c.withdraw(won),
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Go's `select`: the [`select!`](crate::select!) macro and the dynamic
+//! [`Select`] (Go's `reflect.Select`).
+//!
+//! # The protocol
+//!
+//! One engine serves both forms (see DESIGN.md and `chan/case.rs`):
+//!
+//! 1. **Try.** In a fresh random order, try each case without waiting. The
+//!    select is not visible to anyone yet, so a success is exclusively
+//!    ours. With `default`, no success means the default.
+//! 2. **Publish.** Make one token for this attempt and register every case
+//!    under it: a listener on buffered channels, a parked waiter (carrying
+//!    the value, for sends) on unbuffered ones, a timer for `after`/`tick`.
+//!    A listener is registered before its channel is re-checked, so if a
+//!    case looks ready now, go to 4 and retry.
+//! 3. **Wait.** A counterpart completes an unbuffered case only by winning
+//!    the token (`WAITING -> DONE(case)`); anything else only wakes us.
+//! 4. **Withdraw.** Abort the token (`WAITING -> ABORTED`). If that fails, a
+//!    counterpart completed a case: that case is the result. Otherwise
+//!    unregister everything and go back to 1.
+//!
+//! Exactly one case proceeds: a try commits only while the select is
+//! unpublished, and once published only the token's single winner commits.
+//! Dropping a waiting select withdraws every case (and gives back a value
+//! already handed to it), so it has no effect on any channel.
+//!
+//! At capacity 0 a waiting select never takes a parked sender's value: it
+//! parks its receive and wakes the sender, which delivers in its own poll.
+//! That keeps sends cancel-safe and breaks the symmetry between two selects
+//! on opposite sides of one channel (Go's `TestSelfSelect`): the receiving
+//! side stays parked, the sending side withdraws, retries and delivers.
+//!
+//! # Differences from Go
+//!
+//! - A closed channel's send case is ready and yields `Err(SendError(v))`
+//!   with the value, where Go panics.
+//! - A `select!` can be cancelled (dropped while it waits) with no effect on
+//!   any channel; Go's cannot be cancelled at all.
+//! - Go picks uniformly among ready cases with one random permutation per
+//!   select; so does gokio, per try phase.
+
+mod macros;
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::task::coop::poll_proceed;
+
+use crate::chan::case::{AnyCase, Case, RecvSource, Reg, SendTarget};
+use crate::chan::token::Token;
+use crate::SendError;
+
+/// Items the `select!` macro expands to. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::chan::case::{Case, RecvCase, RecvSource, SendCase, SendTarget};
+
+    /// `recv(rx)`: evaluates the channel expression into a case.
+    pub fn recv_case<T>(rx: impl RecvSource<T>) -> RecvCase<T> {
+        rx.into_recv_case()
+    }
+
+    /// `send(tx, v)`: evaluates the channel and value into a case.
+    pub fn send_case<T>(tx: impl SendTarget<T>, value: T) -> SendCase<T> {
+        tx.into_send_case(value)
+    }
+
+    /// The waiting form: the index of the chosen case.
+    pub async fn select(cases: &mut [&mut (dyn Case + Send)]) -> usize {
+        super::Engine::new(cases).await
+    }
+
+    /// The `default` form: `None` if no case was ready.
+    pub fn try_select(mut cases: &mut [&mut (dyn Case + Send)]) -> Option<usize> {
+        super::try_phase(&mut cases, true)
+    }
+
+    /// `select! {}`: waits forever.
+    pub async fn forever() -> ! {
+        match std::future::pending::<std::convert::Infallible>().await {}
+    }
+}
+
+/// The cases of one select, as the engine sees them.
+trait Cases {
+    fn len(&self) -> usize;
+    fn case(&mut self, i: usize) -> &mut dyn Case;
+}
+
+impl Cases for &mut [&mut (dyn Case + Send)] {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+
+    fn case(&mut self, i: usize) -> &mut dyn Case {
+        &mut *self[i]
+    }
+}
+
+impl<T> Cases for Vec<AnyCase<T>> {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+
+    fn case(&mut self, i: usize) -> &mut dyn Case {
+        &mut self[i]
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is randomly keyed per thread: a seed without a
+        // dependency.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x9E37_79B9_7F4A_7C15);
+        h.finish() | 1
+    });
+}
+
+/// A uniformly random index below `n` (xorshift64*; n is small).
+fn random_below(n: usize) -> usize {
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng.set(x);
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        // Multiply-shift: unbiased enough for n far below 2^32.
+        ((u128::from(r >> 32) * n as u128) >> 32) as usize
+    })
+}
+
+/// Step 1: tries every case once, in a uniformly random order (a fresh
+/// Fisher-Yates permutation), so each ready case is equally likely to win.
+fn try_phase<C: Cases>(cases: &mut C, nonblocking: bool) -> Option<usize> {
+    let n = cases.len();
+    let mut small = [0u16; 32];
+    let mut large = Vec::new();
+    let order: &mut [u16] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        large.extend(0..n.min(usize::from(u16::MAX)) as u16);
+        &mut large
+    };
+    for (i, slot) in order.iter_mut().enumerate() {
+        *slot = i as u16;
+    }
+    for i in 0..order.len() {
+        let j = i + random_below(order.len() - i);
+        order.swap(i, j);
+        let case = usize::from(order[i]);
+        if cases.case(case).try_now(nonblocking) {
+            return Some(case);
+        }
+    }
+    None
+}
+
+/// The waiting select: steps 1 to 4 of the module docs.
+struct Engine<C: Cases> {
+    cases: C,
+    token: Option<Arc<Token>>,
+}
+
+impl<C: Cases> Engine<C> {
+    fn new(cases: C) -> Self {
+        Engine { cases, token: None }
+    }
+
+    /// Step 4. Returns the case a counterpart completed, if any.
+    fn withdraw(&mut self) -> Option<usize> {
+        let token = self.token.take()?;
+        let won = token.abort().err();
+        for i in 0..self.cases.len() {
+            self.cases.case(i).withdraw(won == Some(i));
+        }
+        won
+    }
+}
+
+// Nothing in an engine is pinned structurally: cases are moved freely and
+// hold their timers boxed.
+impl<C: Cases> Unpin for Engine<C> {}
+
+impl<C: Cases> Future for Engine<C> {
+    type Output = usize;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let coop = ready!(poll_proceed(cx));
+        let this = &mut *self;
+        loop {
+            if let Some(won) = this.withdraw() {
+                coop.made_progress();
+                return Poll::Ready(won);
+            }
+            if let Some(chosen) = try_phase(&mut this.cases, false) {
+                coop.made_progress();
+                return Poll::Ready(chosen);
+            }
+            let token = Token::new(cx.waker());
+            this.token = Some(Arc::clone(&token));
+            let mut looks_ready = false;
+            for index in 0..this.cases.len() {
+                let reg = Reg {
+                    token: Arc::clone(&token),
+                    index,
+                };
+                looks_ready |= this.cases.case(index).publish(&reg, cx);
+            }
+            if !looks_ready {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<C: Cases> Drop for Engine<C> {
+    fn drop(&mut self) {
+        // A select dropped while it waits: the cases' own `Drop`s withdraw
+        // them (a case may outlive the engine, as in the macro). Withdraw
+        // here too when the cases are ours to reach, so nothing waits on a
+        // token nobody polls.
+        if let Some(token) = self.token.take() {
+            let won = token.abort().err();
+            for i in 0..self.cases.len() {
+                if won == Some(i) {
+                    // Leave it registered: the case's Drop gives its value back.
+                    continue;
+                }
+                self.cases.case(i).withdraw(false);
+            }
+        }
+    }
+}
+
+/// The outcome of a dynamic [`Select`]: which case proceeded, and its result.
+#[derive(PartialEq, Eq)]
+pub enum Selected<T> {
+    /// Receive case `index` proceeded with `value` (`None`: the channel is
+    /// closed and drained).
+    Recv {
+        /// The case's position in the order the cases were added.
+        index: usize,
+        /// The value received, or `None` if the channel is closed and drained.
+        value: Option<T>,
+    },
+    /// Send case `index` proceeded: `Ok(())`, or the value handed back if
+    /// the channel is closed.
+    Send {
+        /// The case's position in the order the cases were added.
+        index: usize,
+        /// `Ok(())` if sent; the value back if the channel is closed.
+        result: Result<(), SendError<T>>,
+    },
+}
+
+impl<T> Selected<T> {
+    /// The index of the case that proceeded.
+    pub fn index(&self) -> usize {
+        match self {
+            Selected::Recv { index, .. } | Selected::Send { index, .. } => *index,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Selected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selected::Recv { index, value } => f
+                .debug_struct("Recv")
+                .field("index", index)
+                .field("value", &value.as_ref().map(|_| ".."))
+                .finish(),
+            Selected::Send { index, result } => f
+                .debug_struct("Send")
+                .field("index", index)
+                .field("result", result)
+                .finish(),
+        }
+    }
+}
+
+/// A select over a runtime-sized set of cases of one element type: Go's
+/// `reflect.Select`.
+///
+/// Build it by value, one case per call (index 0, 1, ... in call order),
+/// then `.await` it to wait for one case, or call
+/// [`try_select`](Select::try_select) for the `default` form. Same
+/// atomicity, fairness and cancel safety as [`select!`](crate::select!);
+/// the values of send cases not chosen are dropped.
+///
+/// # Examples
+///
+/// Fan-in over any number of channels:
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use gokio::{chan, Select, Selected};
+///
+/// let inputs: Vec<_> = (0..4).map(|_| chan::<u32>(1)).collect();
+/// inputs[2].send(7).await.unwrap();
+///
+/// let mut sel = Select::new();
+/// for ch in &inputs {
+///     sel = sel.recv(ch);
+/// }
+/// match sel.await {
+///     Selected::Recv { index, value } => assert_eq!((index, value), (2, Some(7))),
+///     Selected::Send { .. } => unreachable!(),
+/// }
+/// # }
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the future while it waits has no effect on any channel.
+pub struct Select<'a, T> {
+    cases: Vec<AnyCase<T>>,
+    _borrows: PhantomData<&'a ()>,
+}
+
+impl<T> fmt::Debug for Select<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
+
+impl<T> Default for Select<'_, T> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl<'a, T> Select<'a, T> {
+    /// A select with no cases. Awaiting it waits forever, like Go's
+    /// `reflect.Select` with no cases.
+    pub fn new() -> Self {
+        Select {
+            cases: Vec::new(),
+            _borrows: PhantomData,
+        }
+    }
+
+    /// Adds a receive case: `&Chan<T>`, `&Receiver<T>`, an owned
+    /// `Receiver<T>` (such as a timer) or `None` (a nil channel).
+    pub fn recv(mut self, rx: impl RecvSource<T> + 'a) -> Self {
+        self.cases.push(AnyCase::Recv(rx.into_recv_case()));
+        self
+    }
+
+    /// Adds a send case: `&Chan<T>`, `&Sender<T>` or `None`, with its value.
+    pub fn send(mut self, tx: impl SendTarget<T> + 'a, value: T) -> Self {
+        self.cases.push(AnyCase::Send(tx.into_send_case(value)));
+        self
+    }
+
+    /// The `default` form: the case that proceeded, or `None` if no case
+    /// was ready (nothing happened on any channel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = gokio::chan::<i32>(1);
+    /// assert!(gokio::Select::new().recv(&ch).try_select().is_none());
+    /// let sent = gokio::Select::new().send(&ch, 1).try_select().unwrap();
+    /// assert_eq!(sent.index(), 0);
+    /// ```
+    pub fn try_select(mut self) -> Option<Selected<T>> {
+        let index = try_phase(&mut self.cases, true)?;
+        Some(outcome(&mut self.cases, index))
+    }
+}
+
+fn outcome<T>(cases: &mut [AnyCase<T>], index: usize) -> Selected<T> {
+    match &mut cases[index] {
+        AnyCase::Recv(c) => Selected::Recv {
+            index,
+            value: c.take_result().expect("the chosen case has a result"),
+        },
+        AnyCase::Send(c) => Selected::Send {
+            index,
+            result: c.take_result().expect("the chosen case has a result"),
+        },
+    }
+}
+
+impl<'a, T> IntoFuture for Select<'a, T> {
+    type Output = Selected<T>;
+    type IntoFuture = SelectFuture<'a, T>;
+
+    fn into_future(self) -> SelectFuture<'a, T> {
+        SelectFuture {
+            engine: Engine::new(self.cases),
+            _borrows: PhantomData,
+        }
+    }
+}
+
+/// The future of an awaited [`Select`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct SelectFuture<'a, T> {
+    engine: Engine<Vec<AnyCase<T>>>,
+    _borrows: PhantomData<&'a ()>,
+}
+
+impl<T> fmt::Debug for SelectFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectFuture")
+            .field("cases", &self.engine.cases.len())
+            .finish()
+    }
+}
+
+impl<T> Unpin for SelectFuture<'_, T> {}
+
+impl<T> Future for SelectFuture<'_, T> {
+    type Output = Selected<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Selected<T>> {
+        let engine = &mut self.engine;
+        let index = ready!(Pin::new(&mut *engine).poll(cx));
+        Poll::Ready(outcome(&mut engine.cases, index))
+    }
+}
