@@ -44,6 +44,8 @@
 //! | `len(ch)`, `cap(ch)` | `ch.len()`, `ch.cap()` |
 //! | `chan<- int`, `<-chan int` | [`Sender<i32>`], [`Receiver<i32>`] (`ch.sender()`, `ch.receiver()`) |
 //! | `var ch chan int` (nil) | [`never()`]`::<i32>()` |
+//! | `select { case v := <-a: .. case b <- x: .. default: .. }` | [`select!`]`{ recv(&a) -> v => .., send(&b, x) -> r => .., default => .. }` |
+//! | `reflect.Select(cases)` | [`Select`] |
 //! | `sync.WaitGroup` | [`WaitGroup`] |
 //! | `wg.Go(f)` (Go 1.25) | [`WaitGroup::go`] |
 //! | `time.After(d)`, `time.Tick(d)`, `time.Sleep(d)` | [`after`], [`tick`], [`sleep`] |
