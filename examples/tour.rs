@@ -27,6 +27,7 @@ fn main() {
         close_and_comma_ok().await;
         range_over_channel().await;
         wait_group().await;
+        select_default().await;
     });
 }
 
@@ -144,4 +145,26 @@ async fn wait_group() {
     }
     got.sort_unstable();
     println!("   all 3 done (count = {}): {got:?}", wg.count());
+}
+
+/// The seed's `selectIo`: select with send, receive and default on a
+/// channel of capacity 1. Even rounds send, odd rounds receive.
+async fn select_default() {
+    println!("7. select with default");
+    let ch = chan::<i32>(1);
+    let mut out = Vec::new();
+    for i in 0..10 {
+        gokio::select! {
+            send(&ch, i) -> _ => {}
+            recv(&ch) -> x => out.push(x.expect("open")),
+            default => println!("   no case ready"),
+        }
+    }
+    println!(
+        "   {}",
+        out.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }

@@ -258,3 +258,16 @@ async fn dynamic_select() {
 }
 
 use std::future::IntoFuture;
+
+#[tokio::test]
+async fn block_arms_need_no_comma() {
+    let a = chan::<i32>(1);
+    a.try_send(4).unwrap();
+    let mut seen = 0;
+    select! {
+        send(&a, 1) -> _ => {}
+        recv(&a) -> v => { seen = v.unwrap() }
+        default => {}
+    }
+    assert_eq!(seen, 4, "the channel is full, so only the receive can proceed");
+}

@@ -100,8 +100,8 @@
 macro_rules! select {
     // recv arms: a block body (comma optional) or an expression body.
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        recv($rx:expr) -> $p:pat => $body:block $(, $($rest:tt)*)?) => {
-        $crate::select!(@parse [$($cases)* (__case (recv $rx) ($p) ($body))] [$($def)*] $($($rest)*)?)
+        recv($rx:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)* (__case (recv $rx) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
         recv($rx:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
@@ -109,8 +109,8 @@ macro_rules! select {
     };
     // send arms.
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        send($tx:expr, $v:expr) -> $p:pat => $body:block $(, $($rest:tt)*)?) => {
-        $crate::select!(@parse [$($cases)* (__case (send $tx, $v) ($p) ($body))] [$($def)*] $($($rest)*)?)
+        send($tx:expr, $v:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)* (__case (send $tx, $v) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
         send($tx:expr, $v:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
@@ -118,8 +118,8 @@ macro_rules! select {
     };
     // default arm.
     (@parse [$($cases:tt)*] []
-        default => $body:block $(, $($rest:tt)*)?) => {
-        $crate::select!(@parse [$($cases)*] [($body)] $($($rest)*)?)
+        default => $body:block $(,)? $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)*] [($body)] $($rest)*)
     };
     (@parse [$($cases:tt)*] []
         default => $body:expr $(, $($rest:tt)*)?) => {
@@ -174,6 +174,12 @@ macro_rules! select {
         } else {
             $crate::select!(@dispatch [$($rest)*] $otherwise)
         }
+    };
+
+    (@parse $($bad:tt)*) => {
+        ::std::compile_error!(
+            "select! arms are `recv(rx) -> pat => body`, `send(tx, value) -> pat => body` or `default => body` (at most one default), separated by commas"
+        )
     };
 
     // Entry (last, so the internal `@` rules above match first).
