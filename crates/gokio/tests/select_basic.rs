@@ -269,5 +269,39 @@ async fn block_arms_need_no_comma() {
         recv(&a) -> v => { seen = v.unwrap() }
         default => {}
     }
-    assert_eq!(seen, 4, "the channel is full, so only the receive can proceed");
+    assert_eq!(
+        seen, 4,
+        "the channel is full, so only the receive can proceed"
+    );
+}
+
+#[tokio::test]
+async fn block_arms_may_have_commas() {
+    let a = chan::<i32>(1);
+    a.try_send(4).unwrap();
+    let mut seen = 0;
+    select! {
+        send(&a, 1) -> _ => {},
+        recv(&a) -> v => { seen = v.unwrap() },
+        default => {},
+    }
+    assert_eq!(seen, 4);
+}
+
+#[tokio::test]
+async fn select_over_more_cases_than_a_u16_indexes() {
+    let ready = chan::<i32>(1);
+    ready.try_send(7).unwrap();
+    let mut sel = Select::new();
+    for _ in 0..70_000 {
+        sel = sel.recv(None::<&Chan<i32>>);
+    }
+    let sel = sel.recv(&ready);
+    assert_eq!(
+        sel.try_select(),
+        Some(Selected::Recv {
+            index: 70_000,
+            value: Some(7)
+        })
+    );
 }

@@ -45,6 +45,13 @@ pub trait Case {
     fn publish(&mut self, reg: &Reg, cx: &mut Context<'_>) -> bool;
     /// Withdraws a published case; `won` if the token completed this case.
     fn withdraw(&mut self, won: bool);
+    /// `default` form, between two tries: starts noticing any change that
+    /// could make this case ready (buffered: a listener under `reg`'s token, whose
+    /// wake-up says so; capacity 0: the channel's change counter).
+    fn watch(&mut self, reg: &Reg);
+    /// Whether a change was noticed that the token's wake-up cannot report,
+    /// then stops watching.
+    fn unwatch(&mut self) -> bool;
 }
 
 /// Where a receive case receives from.
@@ -69,6 +76,8 @@ pub struct RecvCase<T> {
     reg: Option<Reg>,
     wait: RecvWait<T>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Capacity 0, while watched: the channel's change counter.
+    watched: Option<u64>,
     result: Option<Option<T>>,
 }
 
@@ -86,6 +95,7 @@ impl<T> RecvCase<T> {
             reg: None,
             wait: RecvWait::Idle,
             sleep: None,
+            watched: None,
             result: None,
         }
     }
@@ -110,6 +120,14 @@ impl<T> RecvCase<T> {
 }
 
 impl<T> Case for RecvCase<T> {
+    fn watch(&mut self, reg: &Reg) {
+        self.watch_impl(&reg.token);
+    }
+
+    fn unwatch(&mut self) -> bool {
+        self.unwatch_impl()
+    }
+
     fn try_now(&mut self, nonblocking: bool) -> bool {
         match &self.src {
             RecvSrc::Chan(shared) => match &shared.flavor {
@@ -193,6 +211,33 @@ impl<T> Case for RecvCase<T> {
     }
 }
 
+impl<T> RecvCase<T> {
+    fn watch_impl(&mut self, token: &Arc<Token>) {
+        if let RecvSrc::Chan(shared) = &self.src {
+            match &shared.flavor {
+                Flavor::Buffered(b) => self.wait = RecvWait::Listen(b.readable().listen(token)),
+                Flavor::Rendezvous(r) => self.watched = Some(r.version()),
+            }
+        }
+    }
+
+    fn unwatch_impl(&mut self) -> bool {
+        let RecvSrc::Chan(shared) = &self.src else {
+            return false;
+        };
+        if let (RecvWait::Listen(key), Flavor::Buffered(b)) = (
+            std::mem::replace(&mut self.wait, RecvWait::Idle),
+            &shared.flavor,
+        ) {
+            b.readable().unlisten(key);
+        }
+        match (self.watched.take(), &shared.flavor) {
+            (Some(v), Flavor::Rendezvous(r)) => r.version() != v,
+            _ => false,
+        }
+    }
+}
+
 impl<T> Drop for RecvCase<T> {
     fn drop(&mut self) {
         let Some(reg) = self.reg.take() else {
@@ -233,6 +278,8 @@ pub struct SendCase<T> {
     value: Option<T>,
     reg: Option<Reg>,
     wait: SendWait<T>,
+    /// Capacity 0, while watched: the channel's change counter.
+    watched: Option<u64>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -249,6 +296,7 @@ impl<T> SendCase<T> {
             value: Some(value),
             reg: None,
             wait: SendWait::Idle,
+            watched: None,
             result: None,
         }
     }
@@ -260,6 +308,14 @@ impl<T> SendCase<T> {
 }
 
 impl<T> Case for SendCase<T> {
+    fn watch(&mut self, reg: &Reg) {
+        self.watch_impl(&reg.token);
+    }
+
+    fn unwatch(&mut self) -> bool {
+        self.unwatch_impl()
+    }
+
     fn try_now(&mut self, _nonblocking: bool) -> bool {
         let Some(shared) = &self.dst else {
             return false;
@@ -330,6 +386,33 @@ impl<T> Case for SendCase<T> {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl<T> SendCase<T> {
+    fn watch_impl(&mut self, token: &Arc<Token>) {
+        if let Some(shared) = &self.dst {
+            match &shared.flavor {
+                Flavor::Buffered(b) => self.wait = SendWait::Listen(b.writable().listen(token)),
+                Flavor::Rendezvous(r) => self.watched = Some(r.version()),
+            }
+        }
+    }
+
+    fn unwatch_impl(&mut self) -> bool {
+        let Some(shared) = &self.dst else {
+            return false;
+        };
+        if let (SendWait::Listen(key), Flavor::Buffered(b)) = (
+            std::mem::replace(&mut self.wait, SendWait::Idle),
+            &shared.flavor,
+        ) {
+            b.writable().unlisten(key);
+        }
+        match (self.watched.take(), &shared.flavor) {
+            (Some(v), Flavor::Rendezvous(r)) => r.version() != v,
+            _ => false,
         }
     }
 }
@@ -428,6 +511,20 @@ pub(crate) enum AnyCase<T> {
 }
 
 impl<T> Case for AnyCase<T> {
+    fn watch(&mut self, reg: &Reg) {
+        match self {
+            AnyCase::Recv(c) => c.watch(reg),
+            AnyCase::Send(c) => c.watch(reg),
+        }
+    }
+
+    fn unwatch(&mut self) -> bool {
+        match self {
+            AnyCase::Recv(c) => c.unwatch(),
+            AnyCase::Send(c) => c.unwatch(),
+        }
+    }
+
     fn try_now(&mut self, nonblocking: bool) -> bool {
         match self {
             AnyCase::Recv(c) => c.try_now(nonblocking),

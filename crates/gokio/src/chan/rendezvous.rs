@@ -140,6 +140,11 @@ pub(crate) struct State<T> {
     /// returned nor given back yet. The channel is not drained while any
     /// is in flight: a withdrawn receive may still give its value back.
     in_flight: usize,
+    /// Bumped whenever a case may have become ready (a waiter parks, a
+    /// value is given back, the channel closes or disconnects): a
+    /// non-blocking `select!` uses it to see that nothing changed while it
+    /// tried its cases one by one.
+    version: u64,
 }
 
 /// An unbuffered channel. See the module docs.
@@ -158,6 +163,7 @@ impl<T> Rendezvous<T> {
                 closed: false,
                 disconnected: false,
                 in_flight: 0,
+                version: 0,
             }),
         }
     }
@@ -196,6 +202,7 @@ impl<T> Rendezvous<T> {
         let woken = {
             let mut state = self.lock();
             state.closed = true;
+            state.version += 1;
             let mut woken = State::complete(&mut state.senders);
             if state.drained() {
                 woken.extend(State::complete(&mut state.receivers));
@@ -237,6 +244,11 @@ impl<T> Rendezvous<T> {
         }
     }
 
+    /// `select!` with `default`: the change counter (see `State::version`).
+    pub(crate) fn version(&self) -> u64 {
+        self.lock().version
+    }
+
     /// `select!`: publishes a waiter; a send waiter carries its value.
     pub(crate) fn park(&self, waiter: &Arc<Waiter<T>>, send: bool) {
         let mut state = self.lock();
@@ -245,6 +257,7 @@ impl<T> Rendezvous<T> {
         } else {
             state.receivers.push_back(Arc::clone(waiter));
         }
+        state.version += 1;
         let baton = state.baton();
         drop(state);
         wake(baton);
@@ -302,6 +315,7 @@ impl<T> Rendezvous<T> {
         let (woken, returned) = {
             let mut state = self.lock();
             state.disconnected = true;
+            state.version += 1;
             let mut woken = State::complete(&mut state.senders);
             woken.extend(State::complete(&mut state.receivers));
             (woken, std::mem::take(&mut state.returned))
@@ -325,7 +339,10 @@ impl<T> Rendezvous<T> {
                 drop(state);
                 woken.wake();
             }
-            Err(value) => state.returned.push_back(value),
+            Err(value) => {
+                state.returned.push_back(value);
+                state.version += 1;
+            }
         }
     }
 }
@@ -476,6 +493,7 @@ impl<T> RecvOp<T> {
         // ("Who commits"), so wake it instead of taking its value.
         let waiter = Waiter::new(Token::inline(cx.waker()), 0, None);
         state.receivers.push_back(Arc::clone(&waiter));
+        state.version += 1;
         let baton = state.baton();
         drop(state);
         wake(baton);
@@ -577,6 +595,7 @@ impl<T> SendOp<T> {
                     // keeping our place at the front.
                     let waiter = Waiter::new(Token::inline(cx.waker()), 0, Some(value));
                     state.senders.push_front(Arc::clone(&waiter));
+                    state.version += 1;
                     self.waiter = Some(waiter);
                     Poll::Pending
                 }
@@ -596,6 +615,7 @@ impl<T> SendOp<T> {
             Err(TrySendError::Full(value)) => {
                 let waiter = Waiter::new(Token::inline(cx.waker()), 0, Some(value));
                 state.senders.push_back(Arc::clone(&waiter));
+                state.version += 1;
                 drop(state);
                 tracing::trace!(target: "gokio::chan", "send parked");
                 self.waiter = Some(waiter);

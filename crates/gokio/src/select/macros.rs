@@ -100,7 +100,11 @@
 macro_rules! select {
     // recv arms: a block body (comma optional) or an expression body.
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        recv($rx:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        recv($rx:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)* (__case (recv $rx) ($p) ($body))] [$($def)*] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] [$($def:tt)*]
+        recv($rx:expr) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($cases)* (__case (recv $rx) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
@@ -109,7 +113,11 @@ macro_rules! select {
     };
     // send arms.
     (@parse [$($cases:tt)*] [$($def:tt)*]
-        send($tx:expr, $v:expr) -> $p:pat => $body:block $(,)? $($rest:tt)*) => {
+        send($tx:expr, $v:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)* (__case (send $tx, $v) ($p) ($body))] [$($def)*] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] [$($def:tt)*]
+        send($tx:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($cases)* (__case (send $tx, $v) ($p) ($body))] [$($def)*] $($rest)*)
     };
     (@parse [$($cases:tt)*] [$($def:tt)*]
@@ -118,7 +126,11 @@ macro_rules! select {
     };
     // default arm.
     (@parse [$($cases:tt)*] []
-        default => $body:block $(,)? $($rest:tt)*) => {
+        default => $body:block, $($rest:tt)*) => {
+        $crate::select!(@parse [$($cases)*] [($body)] $($rest)*)
+    };
+    (@parse [$($cases:tt)*] []
+        default => $body:block $($rest:tt)*) => {
         $crate::select!(@parse [$($cases)*] [($body)] $($rest)*)
     };
     (@parse [$($cases:tt)*] []

@@ -46,6 +46,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -77,7 +78,7 @@ pub mod __private {
 
     /// The `default` form: `None` if no case was ready.
     pub fn try_select(mut cases: &mut [&mut (dyn Case + Send)]) -> Option<usize> {
-        super::try_phase(&mut cases, true)
+        super::try_now(&mut cases)
     }
 
     /// `select! {}`: waits forever.
@@ -141,26 +142,77 @@ fn random_below(n: usize) -> usize {
 /// Fisher-Yates permutation), so each ready case is equally likely to win.
 fn try_phase<C: Cases>(cases: &mut C, nonblocking: bool) -> Option<usize> {
     let n = cases.len();
-    let mut small = [0u16; 32];
+    let mut small = [0usize; 32];
     let mut large = Vec::new();
-    let order: &mut [u16] = if n <= small.len() {
+    let order: &mut [usize] = if n <= small.len() {
         &mut small[..n]
     } else {
-        large.extend(0..n.min(usize::from(u16::MAX)) as u16);
+        large.resize(n, 0);
         &mut large
     };
     for (i, slot) in order.iter_mut().enumerate() {
-        *slot = i as u16;
+        *slot = i;
     }
     for i in 0..order.len() {
         let j = i + random_below(order.len() - i);
         order.swap(i, j);
-        let case = usize::from(order[i]);
+        let case = order[i];
         if cases.case(case).try_now(nonblocking) {
             return Some(case);
         }
     }
     None
+}
+
+/// The `default` form. Cases are tried one at a time, so an empty pass
+/// alone does not prove that no case was ready at one instant (a case tried
+/// early may fill while one tried late drains). So after an empty pass,
+/// watch every case for changes that could make it ready, try again, and
+/// choose `default` only after a pass during which nothing changed: then
+/// every case was unready at the pass's end, as Go's locked select sees it.
+fn try_now<C: Cases>(cases: &mut C) -> Option<usize> {
+    if let Some(chosen) = try_phase(cases, true) {
+        return Some(chosen);
+    }
+    if cases.len() < 2 {
+        return None;
+    }
+    let changed = Arc::new(ChangeFlag(AtomicBool::new(false)));
+    let waker = futures::task::waker(Arc::clone(&changed));
+    loop {
+        // A fresh token per pass: an AtomicWaker hands its waker out once.
+        let reg = Reg {
+            token: Token::new(&waker),
+            index: 0,
+        };
+        // Relaxed: the flag only carries "something was signalled"; the
+        // event's fences order the signal after the channel change.
+        changed.0.store(false, Ordering::Relaxed);
+        for i in 0..cases.len() {
+            cases.case(i).watch(&reg);
+        }
+        let chosen = try_phase(cases, true);
+        let mut moved = false;
+        for i in 0..cases.len() {
+            moved |= cases.case(i).unwatch();
+        }
+        if chosen.is_some() {
+            return chosen;
+        }
+        if !moved && !changed.0.load(Ordering::SeqCst) {
+            return None;
+        }
+    }
+}
+
+/// Set when an event listened to during a `default` pass fires.
+struct ChangeFlag(AtomicBool);
+
+impl futures::task::ArcWake for ChangeFlag {
+    fn wake_by_ref(this: &Arc<Self>) {
+        // SeqCst: read after the pass by `try_now`.
+        this.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// The waiting select: steps 1 to 4 of the module docs.
@@ -375,7 +427,7 @@ impl<'a, T> Select<'a, T> {
     /// assert_eq!(sent.index(), 0);
     /// ```
     pub fn try_select(mut self) -> Option<Selected<T>> {
-        let index = try_phase(&mut self.cases, true)?;
+        let index = try_now(&mut self.cases)?;
         Some(outcome(&mut self.cases, index))
     }
 }
