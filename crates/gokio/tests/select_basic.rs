@@ -305,3 +305,11 @@ async fn select_over_more_cases_than_a_u16_indexes() {
         })
     );
 }
+
+#[tokio::test]
+async fn temporaries_live_through_the_select() {
+    let r = select! { send(&chan::<i32>(1), 5) -> r => r };
+    assert_eq!(r, Ok(()));
+    let v = select! { recv(&{ let c = chan::<i32>(1); c.try_send(3).unwrap(); c }) -> v => v };
+    assert_eq!(v, Some(3));
+}

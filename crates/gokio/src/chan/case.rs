@@ -54,9 +54,27 @@ pub trait Case {
     fn unwatch(&mut self) -> bool;
 }
 
+/// A case's channel: borrowed from the caller's handle (no reference-count
+/// traffic per select), or owned when the select owns the handle.
+enum ChanRef<'a, T> {
+    Borrowed(&'a Shared<T>),
+    Owned(Arc<Shared<T>>),
+}
+
+impl<T> std::ops::Deref for ChanRef<'_, T> {
+    type Target = Shared<T>;
+
+    fn deref(&self) -> &Shared<T> {
+        match self {
+            ChanRef::Borrowed(shared) => shared,
+            ChanRef::Owned(shared) => shared,
+        }
+    }
+}
+
 /// Where a receive case receives from.
-enum RecvSrc<T> {
-    Chan(Arc<Shared<T>>),
+enum RecvSrc<'a, T> {
+    Chan(ChanRef<'a, T>),
     Timer(Arc<Timer>, fn(Instant) -> T),
     Never,
 }
@@ -69,8 +87,8 @@ enum RecvWait<T> {
 
 /// A receive case: `recv(rx) -> v`.
 #[doc(hidden)]
-pub struct RecvCase<T> {
-    src: RecvSrc<T>,
+pub struct RecvCase<'a, T> {
+    src: RecvSrc<'a, T>,
     /// An owned receiver (`recv(gokio::after(d))`) kept alive for the select.
     _held: Option<Receiver<T>>,
     reg: Option<Reg>,
@@ -81,14 +99,14 @@ pub struct RecvCase<T> {
     result: Option<Option<T>>,
 }
 
-impl<T> std::fmt::Debug for RecvCase<T> {
+impl<T> std::fmt::Debug for RecvCase<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvCase").finish_non_exhaustive()
     }
 }
 
-impl<T> RecvCase<T> {
-    fn new(src: RecvSrc<T>, held: Option<Receiver<T>>) -> Self {
+impl<'a, T> RecvCase<'a, T> {
+    fn new(src: RecvSrc<'a, T>, held: Option<Receiver<T>>) -> Self {
         RecvCase {
             src,
             _held: held,
@@ -100,9 +118,9 @@ impl<T> RecvCase<T> {
         }
     }
 
-    fn of_receiver(rx: &Receiver<T>) -> RecvSrc<T> {
+    fn of_receiver(rx: &'a Receiver<T>) -> RecvSrc<'a, T> {
         match &rx.source {
-            Source::Chan(shared) => RecvSrc::Chan(Arc::clone(shared)),
+            Source::Chan(shared) => RecvSrc::Chan(ChanRef::Borrowed(shared)),
             Source::Timer(timer, into) => RecvSrc::Timer(Arc::clone(timer), *into),
             Source::Never => RecvSrc::Never,
         }
@@ -119,7 +137,7 @@ impl<T> RecvCase<T> {
     }
 }
 
-impl<T> Case for RecvCase<T> {
+impl<T> Case for RecvCase<'_, T> {
     fn watch(&mut self, reg: &Reg) {
         self.watch_impl(&reg.token);
     }
@@ -211,7 +229,7 @@ impl<T> Case for RecvCase<T> {
     }
 }
 
-impl<T> RecvCase<T> {
+impl<T> RecvCase<'_, T> {
     fn watch_impl(&mut self, token: &Arc<Token>) {
         if let RecvSrc::Chan(shared) = &self.src {
             match &shared.flavor {
@@ -238,7 +256,7 @@ impl<T> RecvCase<T> {
     }
 }
 
-impl<T> Drop for RecvCase<T> {
+impl<T> Drop for RecvCase<'_, T> {
     fn drop(&mut self) {
         let Some(reg) = self.reg.take() else {
             return;
@@ -273,8 +291,8 @@ enum SendWait<T> {
 
 /// A send case: `send(tx, value) -> res`.
 #[doc(hidden)]
-pub struct SendCase<T> {
-    dst: Option<Arc<Shared<T>>>,
+pub struct SendCase<'a, T> {
+    dst: Option<ChanRef<'a, T>>,
     value: Option<T>,
     reg: Option<Reg>,
     wait: SendWait<T>,
@@ -283,14 +301,14 @@ pub struct SendCase<T> {
     result: Option<Result<(), SendError<T>>>,
 }
 
-impl<T> std::fmt::Debug for SendCase<T> {
+impl<T> std::fmt::Debug for SendCase<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendCase").finish_non_exhaustive()
     }
 }
 
-impl<T> SendCase<T> {
-    fn new(dst: Option<Arc<Shared<T>>>, value: T) -> Self {
+impl<'a, T> SendCase<'a, T> {
+    fn new(dst: Option<ChanRef<'a, T>>, value: T) -> Self {
         SendCase {
             dst,
             value: Some(value),
@@ -307,7 +325,7 @@ impl<T> SendCase<T> {
     }
 }
 
-impl<T> Case for SendCase<T> {
+impl<T> Case for SendCase<'_, T> {
     fn watch(&mut self, reg: &Reg) {
         self.watch_impl(&reg.token);
     }
@@ -390,7 +408,7 @@ impl<T> Case for SendCase<T> {
     }
 }
 
-impl<T> SendCase<T> {
+impl<T> SendCase<'_, T> {
     fn watch_impl(&mut self, token: &Arc<Token>) {
         if let Some(shared) = &self.dst {
             match &shared.flavor {
@@ -417,7 +435,7 @@ impl<T> SendCase<T> {
     }
 }
 
-impl<T> Drop for SendCase<T> {
+impl<T> Drop for SendCase<'_, T> {
     fn drop(&mut self) {
         let Some(reg) = self.reg.take() else {
             return;
@@ -443,31 +461,36 @@ impl<T> Drop for SendCase<T> {
 
 /// What `recv(..)` accepts: `&Chan<T>`, `&Receiver<T>`, an owned
 /// `Receiver<T>` (such as `gokio::after(d)`), or `None` (a nil channel).
-pub trait RecvSource<T> {
+pub trait RecvSource<'a, T> {
     #[doc(hidden)]
-    fn into_recv_case(self) -> RecvCase<T>;
+    fn into_recv_case(self) -> RecvCase<'a, T>;
 }
 
-impl<T> RecvSource<T> for &Chan<T> {
-    fn into_recv_case(self) -> RecvCase<T> {
-        RecvCase::new(RecvSrc::Chan(Arc::clone(&self.shared)), None)
+impl<'a, T> RecvSource<'a, T> for &'a Chan<T> {
+    fn into_recv_case(self) -> RecvCase<'a, T> {
+        RecvCase::new(RecvSrc::Chan(ChanRef::Borrowed(&self.shared)), None)
     }
 }
 
-impl<T> RecvSource<T> for &Receiver<T> {
-    fn into_recv_case(self) -> RecvCase<T> {
+impl<'a, T> RecvSource<'a, T> for &'a Receiver<T> {
+    fn into_recv_case(self) -> RecvCase<'a, T> {
         RecvCase::new(RecvCase::of_receiver(self), None)
     }
 }
 
-impl<T> RecvSource<T> for Receiver<T> {
-    fn into_recv_case(self) -> RecvCase<T> {
-        RecvCase::new(RecvCase::of_receiver(&self), Some(self))
+impl<'a, T> RecvSource<'a, T> for Receiver<T> {
+    fn into_recv_case(self) -> RecvCase<'a, T> {
+        let src = match &self.source {
+            Source::Chan(shared) => RecvSrc::Chan(ChanRef::Owned(Arc::clone(shared))),
+            Source::Timer(timer, into) => RecvSrc::Timer(Arc::clone(timer), *into),
+            Source::Never => RecvSrc::Never,
+        };
+        RecvCase::new(src, Some(self))
     }
 }
 
-impl<T, R: RecvSource<T>> RecvSource<T> for Option<R> {
-    fn into_recv_case(self) -> RecvCase<T> {
+impl<'a, T, R: RecvSource<'a, T>> RecvSource<'a, T> for Option<R> {
+    fn into_recv_case(self) -> RecvCase<'a, T> {
         match self {
             Some(r) => r.into_recv_case(),
             None => RecvCase::new(RecvSrc::Never, None),
@@ -477,25 +500,25 @@ impl<T, R: RecvSource<T>> RecvSource<T> for Option<R> {
 
 /// What `send(..)` accepts: `&Chan<T>`, `&Sender<T>`, or `None` (a nil
 /// channel).
-pub trait SendTarget<T> {
+pub trait SendTarget<'a, T> {
     #[doc(hidden)]
-    fn into_send_case(self, value: T) -> SendCase<T>;
+    fn into_send_case(self, value: T) -> SendCase<'a, T>;
 }
 
-impl<T> SendTarget<T> for &Chan<T> {
-    fn into_send_case(self, value: T) -> SendCase<T> {
-        SendCase::new(Some(Arc::clone(&self.shared)), value)
+impl<'a, T> SendTarget<'a, T> for &'a Chan<T> {
+    fn into_send_case(self, value: T) -> SendCase<'a, T> {
+        SendCase::new(Some(ChanRef::Borrowed(&self.shared)), value)
     }
 }
 
-impl<T> SendTarget<T> for &Sender<T> {
-    fn into_send_case(self, value: T) -> SendCase<T> {
-        SendCase::new(Some(Arc::clone(&self.shared)), value)
+impl<'a, T> SendTarget<'a, T> for &'a Sender<T> {
+    fn into_send_case(self, value: T) -> SendCase<'a, T> {
+        SendCase::new(Some(ChanRef::Borrowed(&self.shared)), value)
     }
 }
 
-impl<T, S: SendTarget<T>> SendTarget<T> for Option<S> {
-    fn into_send_case(self, value: T) -> SendCase<T> {
+impl<'a, T, S: SendTarget<'a, T>> SendTarget<'a, T> for Option<S> {
+    fn into_send_case(self, value: T) -> SendCase<'a, T> {
         match self {
             Some(s) => s.into_send_case(value),
             None => SendCase::new(None, value),
@@ -505,12 +528,12 @@ impl<T, S: SendTarget<T>> SendTarget<T> for Option<S> {
 
 /// Either kind of case over one element type (for the dynamic `Select`).
 #[derive(Debug)]
-pub(crate) enum AnyCase<T> {
-    Recv(RecvCase<T>),
-    Send(SendCase<T>),
+pub(crate) enum AnyCase<'a, T> {
+    Recv(RecvCase<'a, T>),
+    Send(SendCase<'a, T>),
 }
 
-impl<T> Case for AnyCase<T> {
+impl<T> Case for AnyCase<'_, T> {
     fn watch(&mut self, reg: &Reg) {
         match self {
             AnyCase::Recv(c) => c.watch(reg),

@@ -25,7 +25,9 @@
 /// # Semantics (Go's)
 ///
 /// - Channel and value expressions are evaluated once, in source order, on
-///   entry. A send value whose case is not chosen is dropped.
+///   entry. A send value whose case is not chosen is dropped. The channels
+///   stay borrowed until the `select!` expression ends (temporaries such as
+///   `&make_chan()` live that long too).
 /// - Exactly one case proceeds. If several are ready, one is chosen
 ///   uniformly at random. Without `default` the select waits until one is
 ///   ready; with `default` it never waits.
@@ -147,28 +149,51 @@ macro_rules! select {
     };
 
     // Waiting form. Each `__case` comes from a different expansion, so
-    // hygiene keeps them apart.
+    // hygiene keeps them apart. The cases are built in a `match` scrutinee
+    // so that temporaries in the channel expressions (`&make_chan()`) live
+    // until the select is over.
     (@parse [$(($c:ident ($($op:tt)*) ($p:pat) ($body:expr)))+] []) => {{
-        $( let mut $c = $crate::select!(@case $($op)*); )+
-        {
-            let mut __cases: [&mut (dyn $crate::__private::Case + ::std::marker::Send); $crate::select!(@count $($c)+)] = [$(&mut $c),+];
-            $crate::__private::select(&mut __cases).await;
-        }
-        $crate::select!(@dispatch [$(($c ($p) ($body)))+] { ::std::unreachable!("select: no case chosen") })
+        // A `let`, not a tail expression: the scrutinee's temporaries must
+        // die before the enclosing block's locals (Rust 2021 tail rules).
+        let __outcome = match ($($crate::select!(@case $($op)*),)+) {
+            ($(mut $c,)+) => {
+                {
+                    let mut __cases: [&mut (dyn $crate::__private::Case + ::std::marker::Send); $crate::select!(@count $($c)+)] = [$(&mut $c),+];
+                    $crate::__private::select(&mut __cases).await;
+                }
+                // Take each outcome and drop the cases (ending their
+                // borrows) before any arm runs, so arms may use the
+                // channels freely.
+                $( let $c = { let mut __case = $c; __case.take_result() }; )+
+                $crate::select!(@dispatch [$(($c ($p) ($body)))+] { ::std::unreachable!("select: no case chosen") })
+            }
+        };
+        // Unreachable when every arm diverges; say nothing in that case.
+        #[allow(unreachable_code)]
+        let __value = __outcome;
+        __value
     }};
 
     // Non-blocking form.
     (@parse [$(($c:ident ($($op:tt)*) ($p:pat) ($body:expr)))+] [($def:expr)]) => {{
-        $( let mut $c = $crate::select!(@case $($op)*); )+
-        let __chosen = {
-            let mut __cases: [&mut (dyn $crate::__private::Case + ::std::marker::Send); $crate::select!(@count $($c)+)] = [$(&mut $c),+];
-            $crate::__private::try_select(&mut __cases).is_some()
+        let __outcome = match ($($crate::select!(@case $($op)*),)+) {
+            ($(mut $c,)+) => {
+                let __chosen = {
+                    let mut __cases: [&mut (dyn $crate::__private::Case + ::std::marker::Send); $crate::select!(@count $($c)+)] = [$(&mut $c),+];
+                    $crate::__private::try_select(&mut __cases).is_some()
+                };
+                $( let $c = { let mut __case = $c; __case.take_result() }; )+
+                if __chosen {
+                    $crate::select!(@dispatch [$(($c ($p) ($body)))+] { ::std::unreachable!("select: no case chosen") })
+                } else {
+                    $def
+                }
+            }
         };
-        if __chosen {
-            $crate::select!(@dispatch [$(($c ($p) ($body)))+] { ::std::unreachable!("select: no case chosen") })
-        } else {
-            $def
-        }
+        // Unreachable when every arm diverges; say nothing in that case.
+        #[allow(unreachable_code)]
+        let __value = __outcome;
+        __value
     }};
 
     (@case recv $rx:expr) => { $crate::__private::recv_case($rx) };
@@ -180,7 +205,7 @@ macro_rules! select {
     // The chosen case is the one holding a result.
     (@dispatch [] $otherwise:block) => { $otherwise };
     (@dispatch [($c:ident ($p:pat) ($body:expr)) $($rest:tt)*] $otherwise:block) => {
-        if let ::std::option::Option::Some(__outcome) = $c.take_result() {
+        if let ::std::option::Option::Some(__outcome) = $c {
             let $p = __outcome;
             $body
         } else {

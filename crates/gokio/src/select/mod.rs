@@ -44,7 +44,6 @@ mod macros;
 use std::cell::Cell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,12 +61,12 @@ pub mod __private {
     pub use crate::chan::case::{Case, RecvCase, RecvSource, SendCase, SendTarget};
 
     /// `recv(rx)`: evaluates the channel expression into a case.
-    pub fn recv_case<T>(rx: impl RecvSource<T>) -> RecvCase<T> {
+    pub fn recv_case<'a, T>(rx: impl RecvSource<'a, T>) -> RecvCase<'a, T> {
         rx.into_recv_case()
     }
 
     /// `send(tx, v)`: evaluates the channel and value into a case.
-    pub fn send_case<T>(tx: impl SendTarget<T>, value: T) -> SendCase<T> {
+    pub fn send_case<'a, T>(tx: impl SendTarget<'a, T>, value: T) -> SendCase<'a, T> {
         tx.into_send_case(value)
     }
 
@@ -103,7 +102,7 @@ impl Cases for &mut [&mut (dyn Case + Send)] {
     }
 }
 
-impl<T> Cases for Vec<AnyCase<T>> {
+impl<T> Cases for Vec<AnyCase<'_, T>> {
     fn len(&self) -> usize {
         <[_]>::len(self)
     }
@@ -374,8 +373,7 @@ impl<T> fmt::Debug for Selected<T> {
 ///
 /// Dropping the future while it waits has no effect on any channel.
 pub struct Select<'a, T> {
-    cases: Vec<AnyCase<T>>,
-    _borrows: PhantomData<&'a ()>,
+    cases: Vec<AnyCase<'a, T>>,
 }
 
 impl<T> fmt::Debug for Select<'_, T> {
@@ -396,21 +394,18 @@ impl<'a, T> Select<'a, T> {
     /// A select with no cases. Awaiting it waits forever, like Go's
     /// `reflect.Select` with no cases.
     pub fn new() -> Self {
-        Select {
-            cases: Vec::new(),
-            _borrows: PhantomData,
-        }
+        Select { cases: Vec::new() }
     }
 
     /// Adds a receive case: `&Chan<T>`, `&Receiver<T>`, an owned
     /// `Receiver<T>` (such as a timer) or `None` (a nil channel).
-    pub fn recv(mut self, rx: impl RecvSource<T> + 'a) -> Self {
+    pub fn recv(mut self, rx: impl RecvSource<'a, T>) -> Self {
         self.cases.push(AnyCase::Recv(rx.into_recv_case()));
         self
     }
 
     /// Adds a send case: `&Chan<T>`, `&Sender<T>` or `None`, with its value.
-    pub fn send(mut self, tx: impl SendTarget<T> + 'a, value: T) -> Self {
+    pub fn send(mut self, tx: impl SendTarget<'a, T>, value: T) -> Self {
         self.cases.push(AnyCase::Send(tx.into_send_case(value)));
         self
     }
@@ -432,7 +427,7 @@ impl<'a, T> Select<'a, T> {
     }
 }
 
-fn outcome<T>(cases: &mut [AnyCase<T>], index: usize) -> Selected<T> {
+fn outcome<T>(cases: &mut [AnyCase<'_, T>], index: usize) -> Selected<T> {
     match &mut cases[index] {
         AnyCase::Recv(c) => Selected::Recv {
             index,
@@ -452,7 +447,6 @@ impl<'a, T> IntoFuture for Select<'a, T> {
     fn into_future(self) -> SelectFuture<'a, T> {
         SelectFuture {
             engine: Engine::new(self.cases),
-            _borrows: PhantomData,
         }
     }
 }
@@ -460,8 +454,7 @@ impl<'a, T> IntoFuture for Select<'a, T> {
 /// The future of an awaited [`Select`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct SelectFuture<'a, T> {
-    engine: Engine<Vec<AnyCase<T>>>,
-    _borrows: PhantomData<&'a ()>,
+    engine: Engine<Vec<AnyCase<'a, T>>>,
 }
 
 impl<T> fmt::Debug for SelectFuture<'_, T> {
