@@ -89,8 +89,9 @@ enum RecvWait<T> {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     src: RecvSrc<'a, T>,
-    /// An owned receiver (`recv(gokio::after(d))`) kept alive for the select.
-    _held: Option<Receiver<T>>,
+    /// An owned receiver (`recv(gokio::after(d))`) kept alive for the
+    /// select; boxed because cases are moved around and a handle is large.
+    _held: Option<Box<Receiver<T>>>,
     reg: Option<Reg>,
     wait: RecvWait<T>,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -109,7 +110,7 @@ impl<'a, T> RecvCase<'a, T> {
     fn new(src: RecvSrc<'a, T>, held: Option<Receiver<T>>) -> Self {
         RecvCase {
             src,
-            _held: held,
+            _held: held.map(Box::new),
             reg: None,
             wait: RecvWait::Idle,
             sleep: None,
@@ -567,5 +568,22 @@ impl<T> Case for AnyCase<'_, T> {
             AnyCase::Recv(c) => c.withdraw(won),
             AnyCase::Send(c) => c.withdraw(won),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cases are moved several times per select; keep them small (an owned
+    /// receiver is boxed for this).
+    #[test]
+    fn cases_stay_small() {
+        let recv = std::mem::size_of::<RecvCase<'static, u64>>();
+        let send = std::mem::size_of::<SendCase<'static, u64>>();
+        assert!(
+            recv <= 112 && send <= 112,
+            "RecvCase {recv} bytes, SendCase {send} bytes"
+        );
     }
 }
