@@ -21,7 +21,8 @@ use std::time::Instant;
 
 use tokio::time::Sleep;
 
-use super::event::ListenKey;
+use super::buffered::Buffered;
+use super::event::{Event, ListenKey};
 use super::rendezvous::Waiter;
 use super::token::Token;
 use super::{Chan, Flavor, Receiver, SendError, Sender, Shared, Source, Timer, TryRecvError};
@@ -79,10 +80,68 @@ enum RecvSrc<'a, T> {
     Never,
 }
 
-enum RecvWait<T> {
+/// Which side of its channel a case is on.
+#[derive(Clone, Copy)]
+enum Side {
+    Recv,
+    Send,
+}
+
+/// A case's registration on its channel (both case kinds share it).
+enum Wait<T> {
     Idle,
+    /// Published on a buffered channel: a listener on the side's event.
     Listen(ListenKey),
+    /// Published on an unbuffered channel: a parked waiter.
     Parked(Arc<Waiter<T>>),
+    /// Watched by a `default` select on an unbuffered channel: the channel's
+    /// change counter when the watch began.
+    Watched(u64),
+}
+
+impl<T> Wait<T> {
+    fn event(b: &Buffered<T>, side: Side) -> &Event {
+        match side {
+            Side::Recv => b.readable(),
+            Side::Send => b.writable(),
+        }
+    }
+
+    /// Starts watching for a change that could make the case ready.
+    fn watch(shared: &Shared<T>, side: Side, token: &Arc<Token>) -> Self {
+        match &shared.flavor {
+            Flavor::Buffered(b) => Wait::Listen(Self::event(b, side).listen(token)),
+            Flavor::Rendezvous(r) => Wait::Watched(r.version()),
+        }
+    }
+
+    /// Ends a watch; whether an unbuffered channel changed meanwhile (a
+    /// buffered one reports through the listener's token instead).
+    fn unwatch(self, shared: &Shared<T>, side: Side) -> bool {
+        match (self, &shared.flavor) {
+            (Wait::Watched(v), Flavor::Rendezvous(r)) => r.version() != v,
+            (wait, _) => {
+                wait.release(shared, side);
+                false
+            }
+        }
+    }
+
+    /// Unregisters a case that did not win; returns its waiter, if it was
+    /// parked (a send case takes its value back from it).
+    fn release(self, shared: &Shared<T>, side: Side) -> Option<Arc<Waiter<T>>> {
+        match (self, &shared.flavor) {
+            (Wait::Listen(key), Flavor::Buffered(b)) => {
+                Self::event(b, side).unlisten(key);
+                None
+            }
+            (Wait::Parked(waiter), Flavor::Rendezvous(r)) => {
+                r.unpark(&waiter, matches!(side, Side::Send));
+                Some(waiter)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A receive case: `recv(rx) -> v`.
@@ -93,10 +152,8 @@ pub struct RecvCase<'a, T> {
     /// select; boxed because cases are moved around and a handle is large.
     _held: Option<Box<Receiver<T>>>,
     reg: Option<Reg>,
-    wait: RecvWait<T>,
+    wait: Wait<T>,
     sleep: Option<Pin<Box<Sleep>>>,
-    /// Capacity 0, while watched: the channel's change counter.
-    watched: Option<u64>,
     result: Option<Option<T>>,
 }
 
@@ -112,9 +169,8 @@ impl<'a, T> RecvCase<'a, T> {
             src,
             _held: held.map(Box::new),
             reg: None,
-            wait: RecvWait::Idle,
+            wait: Wait::Idle,
             sleep: None,
-            watched: None,
             result: None,
         }
     }
@@ -140,11 +196,17 @@ impl<'a, T> RecvCase<'a, T> {
 
 impl<T> Case for RecvCase<'_, T> {
     fn watch(&mut self, reg: &Reg) {
-        self.watch_impl(&reg.token);
+        if let RecvSrc::Chan(shared) = &self.src {
+            self.wait = Wait::watch(shared, Side::Recv, &reg.token);
+        }
     }
 
     fn unwatch(&mut self) -> bool {
-        self.unwatch_impl()
+        let wait = std::mem::replace(&mut self.wait, Wait::Idle);
+        match &self.src {
+            RecvSrc::Chan(shared) => wait.unwatch(shared, Side::Recv),
+            _ => false,
+        }
     }
 
     fn try_now(&mut self, nonblocking: bool) -> bool {
@@ -176,13 +238,13 @@ impl<T> Case for RecvCase<'_, T> {
         match &self.src {
             RecvSrc::Chan(shared) => match &shared.flavor {
                 Flavor::Buffered(b) => {
-                    self.wait = RecvWait::Listen(b.readable().listen(&reg.token));
+                    self.wait = Wait::Listen(b.readable().listen(&reg.token));
                     b.looks_readable()
                 }
                 Flavor::Rendezvous(r) => {
                     let waiter = Waiter::shared(&reg.token, reg.index, None);
                     r.park(&waiter, false);
-                    self.wait = RecvWait::Parked(waiter);
+                    self.wait = Wait::Parked(waiter);
                     false
                 }
             },
@@ -213,46 +275,15 @@ impl<T> Case for RecvCase<'_, T> {
             return;
         };
         match (
-            std::mem::replace(&mut self.wait, RecvWait::Idle),
+            std::mem::replace(&mut self.wait, Wait::Idle),
             &shared.flavor,
         ) {
-            (RecvWait::Listen(key), Flavor::Buffered(b)) => b.readable().unlisten(key),
-            (RecvWait::Parked(waiter), Flavor::Rendezvous(r)) => {
-                if won {
-                    let value = r.take_received(&waiter);
-                    self.result = Some(value);
-                } else {
-                    r.unpark(&waiter, false);
-                }
+            (Wait::Parked(waiter), Flavor::Rendezvous(r)) if won => {
+                self.result = Some(r.take_received(&waiter));
             }
-            _ => {}
-        }
-    }
-}
-
-impl<T> RecvCase<'_, T> {
-    fn watch_impl(&mut self, token: &Arc<Token>) {
-        if let RecvSrc::Chan(shared) = &self.src {
-            match &shared.flavor {
-                Flavor::Buffered(b) => self.wait = RecvWait::Listen(b.readable().listen(token)),
-                Flavor::Rendezvous(r) => self.watched = Some(r.version()),
+            (wait, _) => {
+                wait.release(shared, Side::Recv);
             }
-        }
-    }
-
-    fn unwatch_impl(&mut self) -> bool {
-        let RecvSrc::Chan(shared) = &self.src else {
-            return false;
-        };
-        if let (RecvWait::Listen(key), Flavor::Buffered(b)) = (
-            std::mem::replace(&mut self.wait, RecvWait::Idle),
-            &shared.flavor,
-        ) {
-            b.readable().unlisten(key);
-        }
-        match (self.watched.take(), &shared.flavor) {
-            (Some(v), Flavor::Rendezvous(r)) => r.version() != v,
-            _ => false,
         }
     }
 }
@@ -268,26 +299,15 @@ impl<T> Drop for RecvCase<'_, T> {
             return;
         };
         match (
-            std::mem::replace(&mut self.wait, RecvWait::Idle),
+            std::mem::replace(&mut self.wait, Wait::Idle),
             &shared.flavor,
         ) {
-            (RecvWait::Listen(key), Flavor::Buffered(b)) => b.readable().unlisten(key),
-            (RecvWait::Parked(waiter), Flavor::Rendezvous(r)) => {
-                if won {
-                    r.give_back_from(&waiter);
-                } else {
-                    r.unpark(&waiter, false);
-                }
+            (Wait::Parked(waiter), Flavor::Rendezvous(r)) if won => r.give_back_from(&waiter),
+            (wait, _) => {
+                wait.release(shared, Side::Recv);
             }
-            _ => {}
         }
     }
-}
-
-enum SendWait<T> {
-    Idle,
-    Listen(ListenKey),
-    Parked(Arc<Waiter<T>>),
 }
 
 /// A send case: `send(tx, value) -> res`.
@@ -296,9 +316,7 @@ pub struct SendCase<'a, T> {
     dst: Option<ChanRef<'a, T>>,
     value: Option<T>,
     reg: Option<Reg>,
-    wait: SendWait<T>,
-    /// Capacity 0, while watched: the channel's change counter.
-    watched: Option<u64>,
+    wait: Wait<T>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -314,8 +332,7 @@ impl<'a, T> SendCase<'a, T> {
             dst,
             value: Some(value),
             reg: None,
-            wait: SendWait::Idle,
-            watched: None,
+            wait: Wait::Idle,
             result: None,
         }
     }
@@ -328,11 +345,17 @@ impl<'a, T> SendCase<'a, T> {
 
 impl<T> Case for SendCase<'_, T> {
     fn watch(&mut self, reg: &Reg) {
-        self.watch_impl(&reg.token);
+        if let Some(shared) = &self.dst {
+            self.wait = Wait::watch(shared, Side::Send, &reg.token);
+        }
     }
 
     fn unwatch(&mut self) -> bool {
-        self.unwatch_impl()
+        let wait = std::mem::replace(&mut self.wait, Wait::Idle);
+        match &self.dst {
+            Some(shared) => wait.unwatch(shared, Side::Send),
+            None => false,
+        }
     }
 
     fn try_now(&mut self, _nonblocking: bool) -> bool {
@@ -370,13 +393,13 @@ impl<T> Case for SendCase<'_, T> {
         self.reg = Some(reg.clone());
         match &shared.flavor {
             Flavor::Buffered(b) => {
-                self.wait = SendWait::Listen(b.writable().listen(&reg.token));
+                self.wait = Wait::Listen(b.writable().listen(&reg.token));
                 b.looks_writable()
             }
             Flavor::Rendezvous(r) => {
                 let waiter = Waiter::shared(&reg.token, reg.index, self.value.take());
                 r.park(&waiter, true);
-                self.wait = SendWait::Parked(waiter);
+                self.wait = Wait::Parked(waiter);
                 false
             }
         }
@@ -388,50 +411,21 @@ impl<T> Case for SendCase<'_, T> {
             return;
         };
         match (
-            std::mem::replace(&mut self.wait, SendWait::Idle),
+            std::mem::replace(&mut self.wait, Wait::Idle),
             &shared.flavor,
         ) {
-            (SendWait::Listen(key), Flavor::Buffered(b)) => b.writable().unlisten(key),
-            (SendWait::Parked(waiter), Flavor::Rendezvous(r)) => {
-                if won {
-                    // A value still in the slot was handed back by close.
-                    self.result = Some(match waiter.take() {
-                        Some(v) => Err(SendError(v)),
-                        None => Ok(()),
-                    });
-                } else {
-                    r.unpark(&waiter, true);
+            (Wait::Parked(waiter), Flavor::Rendezvous(_)) if won => {
+                // A value still in the slot was handed back by close.
+                self.result = Some(match waiter.take() {
+                    Some(v) => Err(SendError(v)),
+                    None => Ok(()),
+                });
+            }
+            (wait, _) => {
+                if let Some(waiter) = wait.release(shared, Side::Send) {
                     self.value = waiter.take();
                 }
             }
-            _ => {}
-        }
-    }
-}
-
-impl<T> SendCase<'_, T> {
-    fn watch_impl(&mut self, token: &Arc<Token>) {
-        if let Some(shared) = &self.dst {
-            match &shared.flavor {
-                Flavor::Buffered(b) => self.wait = SendWait::Listen(b.writable().listen(token)),
-                Flavor::Rendezvous(r) => self.watched = Some(r.version()),
-            }
-        }
-    }
-
-    fn unwatch_impl(&mut self) -> bool {
-        let Some(shared) = &self.dst else {
-            return false;
-        };
-        if let (SendWait::Listen(key), Flavor::Buffered(b)) = (
-            std::mem::replace(&mut self.wait, SendWait::Idle),
-            &shared.flavor,
-        ) {
-            b.writable().unlisten(key);
-        }
-        match (self.watched.take(), &shared.flavor) {
-            (Some(v), Flavor::Rendezvous(r)) => r.version() != v,
-            _ => false,
         }
     }
 }
@@ -445,17 +439,11 @@ impl<T> Drop for SendCase<'_, T> {
         let Some(shared) = &self.dst else {
             return;
         };
-        match (
-            std::mem::replace(&mut self.wait, SendWait::Idle),
-            &shared.flavor,
-        ) {
-            (SendWait::Listen(key), Flavor::Buffered(b)) => b.writable().unlisten(key),
-            // Won: delivered (only a non-blocking receive completes a parked
-            // sender) or handed back by close and dropped with the select.
-            (SendWait::Parked(waiter), Flavor::Rendezvous(r)) if !won => {
-                r.unpark(&waiter, true);
-            }
-            _ => {}
+        let wait = std::mem::replace(&mut self.wait, Wait::Idle);
+        // Won: delivered (only a non-blocking receive completes a parked
+        // sender) or handed back by close and dropped with the select.
+        if !won {
+            wait.release(shared, Side::Send);
         }
     }
 }
