@@ -1,0 +1,3 @@
+module gokiobench
+
+go 1.19
