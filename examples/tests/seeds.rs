@@ -1,0 +1,318 @@
+//! Runs every seed example (`examples/seeds/*.rs`) and checks its key output,
+//! so none of them rots. The examples are built once, with one
+//! `cargo build --examples`, then each binary is run directly.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Once;
+
+static BUILD: Once = Once::new();
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    }
+}
+
+/// Builds the examples (once per test binary), runs `name`, checks that it
+/// exits with status 0 and returns its stdout lines.
+fn run(name: &str) -> Vec<String> {
+    BUILD.call_once(|| {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--examples",
+                "-p",
+                "gokio-examples",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --examples failed");
+    });
+    let bin = target_dir().join("debug/examples").join(name);
+    let out = Command::new(&bin)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert!(
+        out.status.success(),
+        "{name} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+fn pos(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no line {line:?} in {lines:?}"))
+}
+
+fn count(lines: &[String], line: &str) -> usize {
+    lines.iter().filter(|l| *l == line).count()
+}
+
+/// The lines, sorted: for outputs whose order the Go program leaves open.
+fn sorted(lines: &[String]) -> Vec<String> {
+    let mut v = lines.to_vec();
+    v.sort();
+    v
+}
+
+fn strings(it: impl IntoIterator<Item = impl ToString>) -> Vec<String> {
+    it.into_iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn seed000_show() {
+    let out = run("seed000_show");
+    // Main does not wait for the goroutine: the sleep only makes its lines
+    // likely, so assert just what is guaranteed.
+    assert_eq!(count(&out, "hello world"), 5, "{out:?}");
+    assert!(count(&out, "hello") <= 5, "{out:?}");
+    assert_eq!(out.len(), 5 + count(&out, "hello"), "{out:?}");
+}
+
+/// The handoff: "written" can only follow main's receive of the value.
+fn handoff(name: &str) {
+    let out = run(name);
+    assert_eq!(out.len(), 5, "{out:?}");
+    assert!(pos(&out, "准备向通道写入") < pos(&out, "写入完毕"));
+    assert!(pos(&out, "准备向通道写入") < pos(&out, "读出完毕"));
+    assert!(pos(&out, "准备从通道读出") < pos(&out, "读出完毕"));
+    assert_eq!(out.last().unwrap(), "1");
+}
+
+#[test]
+fn seed000_unbuffered() {
+    handoff("seed000_unbuffered");
+}
+
+#[test]
+fn seed000_buffered() {
+    handoff("seed000_buffered");
+}
+
+#[test]
+fn seed000_comma_ok() {
+    let out = run("seed000_comma_ok");
+    assert_eq!(
+        out,
+        strings(["0", "1", "2", "3", "4", "管道空了", "Main to End"])
+    );
+}
+
+#[test]
+fn seed000_range() {
+    let out = run("seed000_range");
+    assert_eq!(out, strings(["0", "1", "2", "3", "4", "Main to End"]));
+}
+
+#[test]
+fn seed000_waitgroup() {
+    let out = run("seed000_waitgroup");
+    assert_eq!(
+        sorted(&out[..5]),
+        strings((0..5).map(|i| format!("This is {i}")))
+    );
+    assert_eq!(out[5..], strings(["All finished", "main exit"]));
+}
+
+#[test]
+fn seed001_gosched() {
+    let out = run("seed001_gosched");
+    assert_eq!(count(&out, "hello"), 5);
+    assert!(count(&out, "world") <= 5);
+    assert_eq!(out.len(), 5 + count(&out, "world"));
+}
+
+#[test]
+fn seed001_sum() {
+    let out = run("seed001_sum");
+    assert!(
+        out == ["(-12)+(33)=21"] || out == ["(33)+(-12)=21"],
+        "{out:?}"
+    );
+}
+
+#[test]
+fn seed001_buffered() {
+    assert_eq!(run("seed001_buffered"), strings(["1", "2"]));
+}
+
+#[test]
+fn seed001_fibonacci() {
+    let out = run("seed001_fibonacci");
+    assert_eq!(out, strings([1, 1, 2, 3, 5, 8, 13, 21, 34, 55]));
+}
+
+#[test]
+fn seed002_sleep_wait() {
+    let out = run("seed002_sleep_wait");
+    // The sleep is a guess (the seed's point): each goroutine prints its own
+    // number at most once; whether all made it before main ended is luck.
+    let mut got = sorted(&out);
+    got.dedup();
+    assert_eq!(got.len(), out.len(), "a number printed twice: {out:?}");
+    let all = strings(0..10);
+    assert!(got.iter().all(|v| all.contains(v)), "{out:?}");
+}
+
+#[test]
+fn seed002_capture() {
+    let out = run("seed002_capture");
+    assert_eq!(out.len(), 20);
+    // Each goroutine saw its own i: 0..9 exactly once in each half.
+    assert_eq!(
+        sorted(&out[..10]),
+        strings((0..10).map(|i| format!("closure {i}")))
+    );
+    assert_eq!(
+        sorted(&out[10..]),
+        strings((0..10).map(|i| format!("param {i}")))
+    );
+}
+
+#[test]
+fn seed002_counter() {
+    assert_eq!(run("seed002_counter"), ["counter = 5000"]);
+}
+
+#[test]
+fn seed003_process() {
+    let out = run("seed003_process");
+    // "processing" usually comes before "done", but only the sleep says so.
+    assert_eq!(out.first().unwrap(), "start");
+    assert_eq!(count(&out, "done"), 1, "{out:?}");
+    assert!(count(&out, "processing") <= 1, "{out:?}");
+    assert_eq!(out.len(), 2 + count(&out, "processing"), "{out:?}");
+}
+
+#[test]
+fn seed003_counter() {
+    assert_eq!(run("seed003_counter"), strings(1..=20));
+}
+
+#[test]
+fn seed003_rwmutex() {
+    let out = run("seed003_rwmutex");
+    assert_eq!(
+        sorted(&out[..3]),
+        strings((0..3).map(|i| format!("reader {i} sees 0")))
+    );
+    assert_eq!(out[3..], strings(["3 readers at once", "writer sets 1"]));
+}
+
+#[test]
+fn seed003_worker() {
+    let out = run("seed003_worker");
+    // Each value reaches exactly one worker; main may exit before the last print.
+    let mut values: Vec<i32> = out
+        .iter()
+        .map(|l| {
+            let (head, v) = l.split_once(" got ").expect("worker line");
+            assert!(head.starts_with("worker "), "{l}");
+            v.parse().expect("a number")
+        })
+        .collect();
+    values.sort_unstable();
+    // Each of the 5 workers prints a value before it receives the next, so
+    // at most 5 values can be received but not yet printed when main ends.
+    assert!(values.len() >= 15, "{out:?}");
+    assert!(values.iter().all(|v| (0..20).contains(v)));
+    values.dedup();
+    assert_eq!(
+        values.len(),
+        out.len(),
+        "a value was received twice: {out:?}"
+    );
+}
+
+#[test]
+fn seed004_single() {
+    assert_eq!(
+        sorted(&run("seed004_single")),
+        strings(["hello", "hello main"])
+    );
+}
+
+#[test]
+fn seed004_more() {
+    let mut want = strings((0..100).map(|i| format!("hello {i}")));
+    want.push("hello main".into());
+    assert_eq!(run("seed004_more"), want);
+}
+
+#[test]
+fn seed004_gomaxprocs() {
+    let out = run("seed004_gomaxprocs");
+    let n: usize = out[0]
+        .strip_prefix("GOMAXPROCS = ")
+        .expect("GOMAXPROCS line")
+        .parse()
+        .expect("a number");
+    assert!(n >= 1);
+}
+
+#[test]
+fn seed004_close_rules() {
+    let out = run("seed004_close_rules");
+    let want = [
+        "len = 2, cap = 2",
+        "send: send on closed channel (value 3 handed back)",
+        "recv: 1 true",
+        "recv: 2 true",
+        "recv: 0 false",
+        "close again: panic: close of closed channel",
+    ];
+    assert_eq!(out, strings(want));
+}
+
+#[test]
+fn seed004_sync() {
+    // Main may exit before a goroutine prints, as in Go: only main's lines
+    // are certain.
+    let out = run("seed004_sync");
+    assert_eq!(count(&out, "发送成功"), 1, "{out:?}");
+    assert!(count(&out, "10") >= 1, "{out:?}");
+}
+
+#[test]
+fn seed004_squares() {
+    assert_eq!(run("seed004_squares"), strings((0..10).map(|i| i * i)));
+}
+
+#[test]
+fn seed004_select() {
+    assert_eq!(run("seed004_select"), strings([0, 2, 4, 6, 8]));
+}
+
+#[test]
+fn seed004_worker_pool() {
+    let out = run("seed004_worker_pool");
+    let results: Vec<String> = out
+        .iter()
+        .filter(|l| !l.starts_with("worker"))
+        .cloned()
+        .collect();
+    assert_eq!(sorted(&results), strings([0, 2, 4, 6, 8]));
+    for job in 0..5 {
+        let start = out
+            .iter()
+            .position(|l| l.ends_with(&format!("start job {job}")));
+        let end = out
+            .iter()
+            .position(|l| l.ends_with(&format!("end job {job}")));
+        assert!(
+            start.expect("job started") < end.expect("job ended"),
+            "{out:?}"
+        );
+    }
+}
