@@ -52,6 +52,8 @@
 //! | `sync.Mutex`, `sync.RWMutex`, `sync.Once` | [`sync::Mutex`], [`sync::RwMutex`], [`sync::Once`] |
 //! | `runtime.Gosched()`, `runtime.GOMAXPROCS(0)` | [`gosched`], [`gomaxprocs`] |
 //!
+//! The [`guide`] module walks through each concept with Go and gokio snippets side by side.
+//!
 //! ## Differences from Go
 //!
 //! - **Values handed back instead of panics.** A send on a closed channel
@@ -77,6 +79,10 @@ pub mod runtime;
 mod select;
 pub mod sync;
 mod time;
+
+// The Go -> gokio guide (docs/go-to-gokio.md), included so its snippets run as doctests.
+#[doc = include_str!("../../../docs/go-to-gokio.md")]
+pub mod guide {}
 
 pub use chan::{
     chan, Chan, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
