@@ -23,8 +23,19 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use std::panic::Location;
+
 use tokio::task::{JoinError, JoinHandle};
 use tracing::Instrument;
+
+use crate::runtime::registry::{self, poll_op, Op, Spawn, Wait};
+
+/// The wait of an awaited [`Goroutine`]; `Future::poll` has no call site.
+const JOIN: Op = Op {
+    wait: Wait::Join,
+    name: "gokio::Goroutine.await",
+    at: None,
+};
 
 /// The source of goroutine ids. Go numbers the main goroutine 1, so spawned
 /// goroutines start at 2 (the runtime gives id 1 to main under `run`).
@@ -40,7 +51,9 @@ pub(crate) fn next_id() -> u64 {
 /// Starts `fut` as a new goroutine: Go's `go f()`.
 ///
 /// The goroutine runs concurrently with the caller, on Tokio's multi-threaded
-/// scheduler, inside a `tracing` span named `goroutine` with the field `id`.
+/// scheduler, inside a `tracing` span named `goroutine` with the field `id`
+/// (entered on every poll). It is listed by [`dump`](crate::dump) and
+/// counted by [`num_goroutine`](crate::num_goroutine) until it ends.
 /// The returned [`Goroutine`] may be dropped: the goroutine runs on, detached,
 /// exactly like Go. Await it to get the future's output, or a
 /// [`JoinError`] if the goroutine panicked or was aborted.
@@ -68,6 +81,57 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    spawn(None, "gokio::go", Location::caller(), fut)
+}
+
+/// Starts `fut` as a new goroutine with a name: [`go`], plus a name that
+/// [`dump`](crate::dump) shows (`goroutine 7 "resizer" [chan receive]:`) and
+/// that the goroutine's `tracing` span carries as its `name` field.
+///
+/// Go has no goroutine names; this is gokio's addition. Names need not be
+/// unique.
+///
+/// # Panics
+///
+/// As [`go`]: outside a Tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// gokio::run(async {
+///     let ch = gokio::chan::<u32>(0);
+///     let tx = ch.clone();
+///     let worker = gokio::go_named("squarer", async move {
+///         tx.send(7 * 7).await.unwrap();
+///     });
+///     assert_eq!(ch.recv().await, Some(49));
+///     worker.await.unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn go_named<F>(name: impl Into<String>, fut: F) -> Goroutine<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn(
+        Some(name.into()),
+        "gokio::go_named",
+        Location::caller(),
+        fut,
+    )
+}
+
+fn spawn<F>(
+    name: Option<String>,
+    created_by: &'static str,
+    created_at: &'static Location<'static>,
+    fut: F,
+) -> Goroutine<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let handle = match tokio::runtime::Handle::try_current() {
         Ok(handle) => handle,
         Err(_) => panic!(
@@ -76,9 +140,22 @@ where
         ),
     };
     let id = next_id();
-    let span = tracing::info_span!("goroutine", id);
-    let join = handle.spawn(fut.instrument(span));
-    Goroutine { id, join }
+    let span = match &name {
+        Some(name) => tracing::info_span!("goroutine", id, name = name.as_str()),
+        None => tracing::info_span!("goroutine", id),
+    };
+    let spec = Spawn {
+        id,
+        name,
+        created_by,
+        created_at,
+    };
+    let fut = registry::spawn(registry::current(), spec, fut.instrument(span));
+    Goroutine {
+        id,
+        join: handle.spawn(fut),
+        parked: false,
+    }
 }
 
 /// A handle to a goroutine started with [`go`].
@@ -89,6 +166,8 @@ where
 pub struct Goroutine<T> {
     id: u64,
     join: JoinHandle<T>,
+    /// Whether an await of this handle has waited yet (for `dump`).
+    parked: bool,
 }
 
 impl<T> Goroutine<T> {
@@ -116,7 +195,12 @@ impl<T> Future for Goroutine<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.join).poll(cx)
+        let this = &mut *self;
+        // Awaiting a goroutine is a gokio wait: if the goroutine awaited is
+        // itself blocked, so is this one.
+        poll_op(cx, &JOIN, &mut this.parked, |park, _| {
+            Pin::new(&mut this.join).poll(park)
+        })
     }
 }
 

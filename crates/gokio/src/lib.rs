@@ -88,8 +88,38 @@ pub use chan::{
     chan, Chan, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError,
     TrySendError,
 };
-pub use go::{go, Goroutine};
-pub use runtime::{gomaxprocs, gosched, run};
+pub use go::{go, go_named, Goroutine};
+/// `#[gokio::main]`: runs `async fn main` under [`run`] (see [`runtime::Builder`]).
+///
+/// ```
+/// #[gokio::main]
+/// async fn main() {
+///     let ch = gokio::chan(1);
+///     ch.send("hello").await.unwrap();
+///     assert_eq!(ch.recv().await, Some("hello"));
+/// }
+/// ```
+///
+/// Options: `#[gokio::main(worker_threads = 4, detect_deadlocks = false)]`.
+pub use gokio_macros::main;
+/// `#[gokio::test]`: runs an `async fn` test under [`run`], with the deadlock
+/// watchdog set to panic ([`runtime::OnDeadlock::Panic`]): a deadlocked test
+/// fails within about 200 ms with Go's message and the goroutine dump.
+///
+/// ```
+/// #[gokio::test]
+/// async fn handoff() {
+///     let ch = gokio::chan(0);
+///     let tx = ch.clone();
+///     gokio::go(async move { tx.send(1).await.unwrap() });
+///     assert_eq!(ch.recv().await, Some(1));
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Options as for [`main`](macro@main).
+pub use gokio_macros::test;
+pub use runtime::{dump, gomaxprocs, gosched, num_goroutine, run};
 #[doc(hidden)]
 pub use select::__private;
 pub use select::{Select, SelectFuture, Selected};

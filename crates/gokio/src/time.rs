@@ -12,9 +12,11 @@
 //! - Like Go 1.23's timers, the channels have capacity 0 and never close.
 
 use std::future::Future;
+use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::chan::{Receiver, Timer};
+use crate::runtime::registry::{track, Op, Wait};
 
 /// A channel that delivers one value, the instant it fired, after `d`: Go's
 /// `time.After(d)`. After that value it never delivers again and never
@@ -88,6 +90,9 @@ pub fn never<T>() -> Receiver<T> {
 /// gokio::sleep(std::time::Duration::from_millis(1)).await;
 /// # }
 /// ```
+#[track_caller]
 pub fn sleep(d: Duration) -> impl Future<Output = ()> {
-    tokio::time::sleep(d)
+    let op = Op::new(Wait::Sleep, "gokio::sleep(..)", Location::caller());
+    // Not gokio-only: the timer wakes it.
+    track(op, false, tokio::time::sleep(d))
 }

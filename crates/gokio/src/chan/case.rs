@@ -53,6 +53,11 @@ pub trait Case {
     /// Whether a change was noticed that the token's wake-up cannot report,
     /// then stops watching.
     fn unwatch(&mut self) -> bool;
+    /// Whether the case waits on a timer (which can wake a select that no
+    /// goroutine will complete): the deadlock watchdog must see it.
+    fn uses_timer(&self) -> bool {
+        false
+    }
 }
 
 /// A case's channel: borrowed from the caller's handle (no reference-count
@@ -195,6 +200,10 @@ impl<'a, T> RecvCase<'a, T> {
 }
 
 impl<T> Case for RecvCase<'_, T> {
+    fn uses_timer(&self) -> bool {
+        matches!(self.src, RecvSrc::Timer(..))
+    }
+
     fn watch(&mut self, reg: &Reg) {
         if let RecvSrc::Chan(shared) = &self.src {
             self.wait = Wait::watch(shared, Side::Recv, &reg.token);
@@ -523,6 +532,13 @@ pub(crate) enum AnyCase<'a, T> {
 }
 
 impl<T> Case for AnyCase<'_, T> {
+    fn uses_timer(&self) -> bool {
+        match self {
+            AnyCase::Recv(c) => c.uses_timer(),
+            AnyCase::Send(c) => c.uses_timer(),
+        }
+    }
+
     fn watch(&mut self, reg: &Reg) {
         match self {
             AnyCase::Recv(c) => c.watch(reg),

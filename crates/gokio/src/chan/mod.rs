@@ -91,6 +91,28 @@ pub(crate) use timer::Timer;
 use buffered::Buffered;
 use rendezvous::Rendezvous;
 
+use crate::runtime::registry::{poll_op, track, Op, Wait};
+
+/// A waiting operation called at the caller's location (for `dump`).
+#[track_caller]
+fn op(wait: Wait, name: &'static str) -> Op {
+    Op::new(wait, name, std::panic::Location::caller())
+}
+
+/// A receive through `Stream::poll_next`, which has no call site.
+const STREAM_NEXT: Op = Op {
+    wait: Wait::ChanRecv,
+    name: "gokio::Receiver as Stream",
+    at: None,
+};
+
+/// A send through `Sink`, which has no call site.
+const SINK_SEND: Op = Op {
+    wait: Wait::ChanSend,
+    name: "gokio::Sender as Sink",
+    at: None,
+};
+
 /// Makes a channel: Go's `make(chan T, cap)`.
 ///
 /// `cap == 0` makes an unbuffered channel, whose sends complete only when a
@@ -638,8 +660,13 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.send("second").await.unwrap_err().into_inner(), "second");
     /// # }
     /// ```
+    #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        self.shared.send(value)
+        track(
+            op(Wait::ChanSend, "gokio::Chan::send(..)"),
+            true,
+            self.shared.send(value),
+        )
     }
 
     /// Sends without waiting: Go's `select { case ch <- v: default: }`.
@@ -685,12 +712,17 @@ impl<T> Chan<T> {
     /// assert_eq!(err.into_inner(), 7);
     /// # }
     /// ```
+    #[track_caller]
     pub fn send_timeout(
         &self,
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        self.shared.send_timeout(value, timeout)
+        track(
+            op(Wait::ChanSend, "gokio::Chan::send_timeout(..)"),
+            false,
+            self.shared.send_timeout(value, timeout),
+        )
     }
 
     /// Sends from a plain thread, blocking it while the channel is full.
@@ -737,8 +769,13 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.recv().await, None);    // closed and drained
     /// # }
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        recv_on(&self.shared, &self.stream)
+        track(
+            op(Wait::ChanRecv, "gokio::Chan::recv()"),
+            true,
+            recv_on(&self.shared, &self.stream),
+        )
     }
 
     /// Receives with Go's comma-ok form: `(value, true)`, or
@@ -760,6 +797,7 @@ impl<T> Chan<T> {
     /// assert_eq!(ch.recv_ok().await, (0, false));
     /// # }
     /// ```
+    #[track_caller]
     pub fn recv_ok(&self) -> impl Future<Output = (T, bool)> + '_
     where
         T: Default,
@@ -808,11 +846,16 @@ impl<T> Chan<T> {
     /// assert!(err.is_timeout());
     /// # }
     /// ```
+    #[track_caller]
     pub fn recv_timeout(
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
-        recv_timeout_on(&self.shared, &self.stream, timeout)
+        track(
+            op(Wait::ChanRecv, "gokio::Chan::recv_timeout(..)"),
+            false,
+            recv_timeout_on(&self.shared, &self.stream, timeout),
+        )
     }
 
     /// Receives on a plain thread, blocking it until a value is available.
@@ -976,7 +1019,9 @@ impl<T> Stream for Chan<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        this.stream.poll_shared(&this.shared, cx)
+        poll_op(cx, &STREAM_NEXT, &mut false, |park, _| {
+            this.stream.poll_shared(&this.shared, park)
+        })
     }
 }
 
@@ -1056,8 +1101,13 @@ impl<T> Sender<T> {
     /// assert_eq!(ch.recv().await, Some(1));
     /// # }
     /// ```
+    #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        self.shared.send(value)
+        track(
+            op(Wait::ChanSend, "gokio::Sender::send(..)"),
+            true,
+            self.shared.send(value),
+        )
     }
 
     /// Sends without waiting. See [`Chan::try_send`].
@@ -1099,12 +1149,17 @@ impl<T> Sender<T> {
     /// assert!(tx.send_timeout(2, Duration::from_millis(10)).await.unwrap_err().is_timeout());
     /// # }
     /// ```
+    #[track_caller]
     pub fn send_timeout(
         &self,
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        self.shared.send_timeout(value, timeout)
+        track(
+            op(Wait::ChanSend, "gokio::Sender::send_timeout(..)"),
+            false,
+            self.shared.send_timeout(value, timeout),
+        )
     }
 
     /// Sends from a plain thread. See [`Chan::send_blocking`].
@@ -1233,7 +1288,9 @@ impl<T> Sink<T> for Sender<T> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        sink.poll_flush(shared, cx)
+        poll_op(cx, &SINK_SEND, &mut false, |park, _| {
+            sink.poll_flush(shared, park)
+        })
     }
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
@@ -1246,13 +1303,16 @@ impl<T> Sink<T> for Sender<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        sink.poll_flush(shared, cx)
+        poll_op(cx, &SINK_SEND, &mut false, |park, _| {
+            sink.poll_flush(shared, park)
+        })
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        ready!(sink.poll_flush(shared, cx))?;
+        ready!(poll_op(cx, &SINK_SEND, &mut false, |park, _| sink
+            .poll_flush(shared, park)))?;
         if !this.shared.mark_closed() {
             this.shared.close_flavor();
         }
@@ -1324,17 +1384,23 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv().await, Some('x'));
     /// # }
     /// ```
-    pub async fn recv(&self) -> Option<T> {
-        match &self.source {
-            // Channel receives take part in the budget themselves.
-            Source::Chan(shared) => recv_on(shared, &self.stream).await,
-            Source::Timer(timer, into) => {
-                let mut sleep = None;
-                let at = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx))).await;
-                Some(into(at))
+    #[track_caller]
+    pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
+        let op = op(Wait::ChanRecv, "gokio::Receiver::recv()");
+        // A timer receive also waits on Tokio's timer, which can wake it.
+        let gokio_only = !matches!(self.source, Source::Timer(..));
+        track(op, gokio_only, async move {
+            match &self.source {
+                // Channel receives take part in the budget themselves.
+                Source::Chan(shared) => recv_on(shared, &self.stream).await,
+                Source::Timer(timer, into) => {
+                    let mut sleep = None;
+                    let at = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx))).await;
+                    Some(into(at))
+                }
+                Source::Never => std::future::pending().await,
             }
-            Source::Never => std::future::pending().await,
-        }
+        })
     }
 
     /// Receives with Go's comma-ok form. See [`Chan::recv_ok`].
@@ -1353,6 +1419,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv_ok().await, (String::new(), false));
     /// # }
     /// ```
+    #[track_caller]
     pub fn recv_ok(&self) -> impl Future<Output = (T, bool)> + '_
     where
         T: Default,
@@ -1402,15 +1469,22 @@ impl<T> Receiver<T> {
     /// assert!(rx.recv_timeout(Duration::from_millis(5)).await.unwrap_err().is_timeout());
     /// # }
     /// ```
-    pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        match &self.source {
-            Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout).await,
-            _ => match tokio::time::timeout(timeout, self.recv()).await {
-                Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(RecvTimeoutError::Closed),
-                Err(_) => Err(RecvTimeoutError::Timeout),
-            },
-        }
+    #[track_caller]
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
+        let op = op(Wait::ChanRecv, "gokio::Receiver::recv_timeout(..)");
+        track(op, false, async move {
+            match &self.source {
+                Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout).await,
+                _ => match tokio::time::timeout(timeout, self.recv()).await {
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) => Err(RecvTimeoutError::Closed),
+                    Err(_) => Err(RecvTimeoutError::Timeout),
+                },
+            }
+        })
     }
 
     /// Receives on a plain thread, blocking it. See [`Chan::recv_blocking`].
@@ -1548,7 +1622,9 @@ impl<T> Stream for Receiver<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         match &this.source {
-            Source::Chan(shared) => this.stream.poll_shared(shared, cx),
+            Source::Chan(shared) => poll_op(cx, &STREAM_NEXT, &mut false, |park, _| {
+                this.stream.poll_shared(shared, park)
+            }),
             Source::Timer(timer, into) => {
                 let op = this.stream.op();
                 if !matches!(op, StreamOp::Timer(_)) {
@@ -1562,7 +1638,7 @@ impl<T> Stream for Receiver<T> {
                 coop.made_progress();
                 Poll::Ready(Some(into(at)))
             }
-            Source::Never => Poll::Pending,
+            Source::Never => poll_op(cx, &STREAM_NEXT, &mut false, |_, _| Poll::Pending),
         }
     }
 }

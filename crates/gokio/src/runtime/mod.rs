@@ -1,25 +1,44 @@
-//! Go's `runtime` package: the program entry, `GOMAXPROCS` and `Gosched`.
+//! Go's `runtime` package: the program entry, `GOMAXPROCS`, `Gosched`,
+//! `NumGoroutine`, goroutine dumps and the deadlock report.
 //!
 //! A Go program starts in `main` on a runtime that is already running; a Rust
-//! program has to build one. [`run`] does that the way Go would: it builds a
-//! multi-threaded Tokio runtime with [`gomaxprocs`] worker threads, runs the
-//! given future as the main goroutine (id 1) on those workers, and ends every
-//! other goroutine when main returns.
+//! program has to build one. [`run`] (or `#[gokio::main]`) does that the way
+//! Go would: it builds a multi-threaded Tokio runtime with [`gomaxprocs`]
+//! worker threads, runs the given future as the main goroutine (id 1) on
+//! those workers, and ends every other goroutine when main returns.
+//! [`Builder`] spells the settings out.
 //!
 //! | Go | gokio |
 //! |---|---|
-//! | `func main() { .. }` | `fn main() { gokio::run(async { .. }) }` ([`run`]) |
+//! | `func main() { .. }` | `fn main() { gokio::run(async { .. }) }` ([`run`]) or `#[gokio::main] async fn main()` |
 //! | `runtime.GOMAXPROCS(0)` | [`gomaxprocs`]`()` |
 //! | `GOMAXPROCS=4 ./prog` | `GOMAXPROCS=4 ./prog` (read by [`run`] and [`gomaxprocs`]) |
 //! | `runtime.Gosched()` | [`gosched`]`().await` |
+//! | `runtime.NumGoroutine()` | [`num_goroutine`]`()` |
+//! | `runtime.Stack(buf, true)`, `SIGQUIT` dump | [`dump`]`()` |
+//! | `fatal error: all goroutines are asleep - deadlock!` | the same, from [`run`]'s watchdog, exit status 2 |
+//! | `testing/synctest`'s "all goroutines in bubble are blocked" | `#[gokio::test]`: the test panics with the report |
 //!
-//! # Not here yet
+//! # The deadlock report
 //!
-//! Go's deadlock detector (`fatal error: all goroutines are asleep -
-//! deadlock!`), goroutine dumps, `runtime.NumGoroutine`, a runtime builder and
-//! the `#[gokio::main]` / `#[gokio::test]` attributes are planned and not
-//! implemented yet. Until they land, a program whose goroutines all block
-//! forever under [`run`] hangs instead of exiting with Go's message.
+//! Under [`run`], a watchdog thread notices when main and every goroutine
+//! wait in gokio operations that only other goroutines could complete, and
+//! ends the program as Go does:
+//!
+//! ```text
+//! fatal error: all goroutines are asleep - deadlock!
+//!
+//! goroutine 1 [chan send]:
+//! gokio::Chan::send(..), waiting 200.446ms
+//!         examples/deadlock.rs:26:12
+//! created by gokio::run
+//!         examples/deadlock.rs:23:5
+//! ```
+//!
+//! It stays quiet while anything it cannot see could still wake a goroutine
+//! (timers, I/O, plain Tokio tasks, blocking-pool jobs, other crates'
+//! futures); see [`Builder`] for the rules and the one blind spot, plain
+//! threads. The bookkeeping behind it is a few stores per poll and per wait.
 //!
 //! # Differences from Go
 //!
@@ -39,16 +58,13 @@
 //!   ways a goroutine gives up its thread.
 
 use std::future::Future;
-use std::panic;
 use std::sync::OnceLock;
 
-use tracing::Instrument;
+mod builder;
+pub(crate) mod registry;
+mod watchdog;
 
-/// The id of the main goroutine, as in Go.
-const MAIN_GOROUTINE_ID: u64 = 1;
-
-/// The name of Tokio's worker threads under [`run`].
-const WORKER_THREAD_NAME: &str = "gokio-worker";
+pub use builder::{Builder, OnDeadlock};
 
 /// The environment variable that sets the number of worker threads.
 const GOMAXPROCS_VAR: &str = "GOMAXPROCS";
@@ -234,41 +250,97 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let workers = match configured_gomaxprocs() {
-        Ok(n) => *n,
-        Err(message) => {
-            // A configuration error is the user's, not a bug: say what is
-            // wrong in one line and leave with Go's fatal-error status, no
-            // panic and no backtrace.
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name(WORKER_THREAD_NAME)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|err| panic!("gokio: cannot build the Tokio runtime: {err}"));
+    Builder::new().run(fut)
+}
 
-    let span = tracing::info_span!("goroutine", id = MAIN_GOROUTINE_ID);
-    // Main is spawned rather than passed to `block_on` so that it runs on the
-    // workers like every goroutine: `block_on` would poll it on this thread,
-    // outside the work-stealing pool.
-    let main = runtime.spawn(fut.instrument(span));
-    let outcome = runtime.block_on(main);
-    // Go does not wait for other goroutines when main returns. Shutting down
-    // in the background also keeps a goroutine stuck in a blocking call from
-    // holding up the exit.
-    runtime.shutdown_background();
+/// Every live goroutine, in the layout of Go's goroutine traceback: Go's
+/// `runtime.Stack(buf, true)` or the dump a `SIGQUIT` prints.
+///
+/// Each goroutine gets a block like this one:
+///
+/// ```text
+/// goroutine 7 "resizer" [chan receive]:
+/// gokio::Receiver::recv(..), waiting 1.204s
+///         src/main.rs:42:30
+/// created by gokio::go_named in goroutine 1
+///         src/main.rs:17:5
+/// ```
+///
+/// - the id, the name given to [`go_named`](crate::go_named) if any, and the
+///   state: `running`, `chan send`, `chan receive`, `select`,
+///   `select (no cases)`, `sync.WaitGroup.Wait`, `sleep` or `goroutine join`
+///   (awaiting a [`Goroutine`](crate::Goroutine));
+/// - for a waiting goroutine, the gokio call it waits in, how long it has
+///   waited, and the file, line and column of that call in the user's code;
+/// - where the goroutine was started, and by which goroutine.
+///
+/// Blocks are ordered by id and separated by an empty line. Like Go, the
+/// header adds `, N minutes` once a goroutine has waited a minute.
+///
+/// `running` covers a goroutine being polled, one that is ready to run, and
+/// one waiting on something gokio cannot see (I/O, a Tokio timer, another
+/// crate's future). Operations used as a `Stream` or `Sink` have no call
+/// site to show.
+///
+/// Called on a thread of a gokio runtime (from a goroutine, say), `dump`
+/// shows that runtime's goroutines; called from any other thread (a signal
+/// handler's, for instance), it shows the goroutines of every runtime in the
+/// process, including goroutines started with [`go`](crate::go) under
+/// `#[tokio::main]`.
+///
+/// # Examples
+///
+/// ```
+/// gokio::run(async {
+///     let ch = gokio::chan::<i32>(0);
+///     let rx = ch.clone();
+///     gokio::go_named("waiter", async move { rx.recv().await });
+///     let dump = gokio::dump();
+///     // Main is the goroutine calling dump; the waiter is in the dump
+///     // whether or not it has reached its receive yet.
+///     assert!(dump.starts_with("goroutine 1 [running]:"));
+///     assert!(dump.contains(r#""waiter" ["#));
+///     ch.send(1).await.unwrap();
+/// });
+/// ```
+pub fn dump() -> String {
+    let now = std::time::Instant::now();
+    let mut tasks: Vec<_> = registry::visible()
+        .iter()
+        .flat_map(|registry| registry.tasks())
+        .collect();
+    tasks.sort_by_key(|t| t.id);
+    watchdog::format_tasks(&tasks, now)
+}
 
-    match outcome {
-        Ok(output) => output,
-        Err(err) if err.is_panic() => panic::resume_unwind(err.into_panic()),
-        // Nothing holds an abort handle for main and the runtime is still
-        // alive while it runs, so it can only have finished or panicked.
-        Err(err) => panic!("gokio: the main goroutine was cancelled: {err}"),
-    }
+/// The number of goroutines that exist: Go's `runtime.NumGoroutine()`.
+///
+/// Under [`run`] (and `#[gokio::main]`, `#[gokio::test]`) it counts the main
+/// goroutine and every goroutine started with [`go`](crate::go) in that
+/// runtime that has not finished. Elsewhere (under `#[tokio::main]`, say) it
+/// counts the goroutines started with `go` outside gokio's runtimes; the
+/// main task is not one. Plain `tokio::spawn` tasks and threads are never
+/// counted.
+///
+/// A goroutine counts until its future is dropped: after it returns, panics
+/// or is aborted, the count drops as soon as Tokio has released it.
+///
+/// # Examples
+///
+/// ```
+/// gokio::run(async {
+///     assert_eq!(gokio::num_goroutine(), 1); // main
+///     let ch = gokio::chan::<()>(0);
+///     let rx = ch.clone();
+///     let waiter = gokio::go(async move { rx.recv().await });
+///     assert_eq!(gokio::num_goroutine(), 2);
+///     ch.send(()).await.unwrap();
+///     waiter.await.unwrap();
+///     assert_eq!(gokio::num_goroutine(), 1);
+/// });
+/// ```
+pub fn num_goroutine() -> usize {
+    registry::current().len()
 }
 
 #[cfg(test)]

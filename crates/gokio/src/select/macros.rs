@@ -142,7 +142,7 @@ macro_rules! select {
 
     // No cases at all.
     (@parse [] []) => {
-        $crate::__private::forever().await
+        match $crate::__private::forever().await {}
     };
     (@parse [] [($def:expr)]) => {
         $def

@@ -44,6 +44,7 @@ mod macros;
 use std::cell::Cell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -53,12 +54,16 @@ use tokio::task::coop::poll_proceed;
 
 use crate::chan::case::{AnyCase, Case, RecvSource, Reg, SendTarget};
 use crate::chan::token::Token;
+use crate::runtime::registry::{poll_op, Op, Wait};
 use crate::SendError;
 
 /// Items the `select!` macro expands to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    use std::panic::Location;
+
     pub use crate::chan::case::{Case, RecvCase, RecvSource, SendCase, SendTarget};
+    use crate::runtime::registry::{track, Op, Wait};
 
     /// `recv(rx)`: evaluates the channel expression into a case.
     pub fn recv_case<'a, T>(rx: impl RecvSource<'a, T>) -> RecvCase<'a, T> {
@@ -71,8 +76,12 @@ pub mod __private {
     }
 
     /// The waiting form: the index of the chosen case.
-    pub async fn select(cases: &mut [&mut (dyn Case + Send)]) -> usize {
-        super::Engine::new(cases).await
+    #[track_caller]
+    pub fn select<'a>(
+        cases: &'a mut [&'a mut (dyn Case + Send)],
+    ) -> impl std::future::Future<Output = usize> + Send + 'a {
+        let op = Op::new(Wait::Select, "gokio::select!", Location::caller());
+        super::Engine::new(cases, op)
     }
 
     /// The `default` form: `None` if no case was ready.
@@ -80,9 +89,36 @@ pub mod __private {
         super::try_now(&mut cases)
     }
 
+    /// Counts the deadlock watchdog's looks at the current runtime, so that
+    /// tests wait for the watchdog instead of sleeping.
+    #[derive(Clone)]
+    pub struct WatchdogProbe(std::sync::Arc<crate::runtime::registry::Registry>);
+
+    impl std::fmt::Debug for WatchdogProbe {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_tuple("WatchdogProbe")
+                .field(&self.checks())
+                .finish()
+        }
+    }
+
+    impl WatchdogProbe {
+        /// The probe of the runtime this thread belongs to.
+        pub fn current() -> Self {
+            WatchdogProbe(crate::runtime::registry::current())
+        }
+
+        /// How many times the watchdog has looked so far.
+        pub fn checks(&self) -> u64 {
+            self.0.checks.load(std::sync::atomic::Ordering::Acquire)
+        }
+    }
+
     /// `select! {}`: waits forever.
-    pub async fn forever() -> ! {
-        match std::future::pending::<std::convert::Infallible>().await {}
+    #[track_caller]
+    pub fn forever() -> impl std::future::Future<Output = std::convert::Infallible> {
+        let op = Op::new(Wait::SelectNoCases, "gokio::select! {}", Location::caller());
+        track(op, true, std::future::pending())
     }
 }
 
@@ -218,11 +254,24 @@ impl futures::task::ArcWake for ChangeFlag {
 struct Engine<C: Cases> {
     cases: C,
     token: Option<Arc<Token>>,
+    /// The wait as `dump` shows it.
+    op: Op,
+    /// Whether the select has waited yet (for `dump`).
+    parked: bool,
+    /// No case waits on a timer: only goroutines can complete the select.
+    gokio_only: bool,
 }
 
 impl<C: Cases> Engine<C> {
-    fn new(cases: C) -> Self {
-        Engine { cases, token: None }
+    fn new(mut cases: C, op: Op) -> Self {
+        let gokio_only = (0..cases.len()).all(|i| !cases.case(i).uses_timer());
+        Engine {
+            cases,
+            token: None,
+            op,
+            parked: false,
+            gokio_only,
+        }
     }
 
     /// Step 4. Returns the case a counterpart completed, if any.
@@ -244,8 +293,25 @@ impl<C: Cases> Future for Engine<C> {
     type Output = usize;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
-        let coop = ready!(poll_proceed(cx));
         let this = &mut *self;
+        let op = this.op;
+        let mut parked = this.parked;
+        let poll = poll_op(cx, &op, &mut parked, |park, user| {
+            if this.gokio_only {
+                this.poll_cases(park)
+            } else {
+                this.poll_cases(user)
+            }
+        });
+        this.parked = parked;
+        poll
+    }
+}
+
+impl<C: Cases> Engine<C> {
+    fn poll_cases(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        let coop = ready!(poll_proceed(cx));
+        let this = self;
         loop {
             if let Some(won) = this.withdraw() {
                 coop.made_progress();
@@ -444,9 +510,11 @@ impl<'a, T> IntoFuture for Select<'a, T> {
     type Output = Selected<T>;
     type IntoFuture = SelectFuture<'a, T>;
 
+    #[track_caller]
     fn into_future(self) -> SelectFuture<'a, T> {
+        let op = Op::new(Wait::Select, "gokio::Select.await", Location::caller());
         SelectFuture {
-            engine: Engine::new(self.cases),
+            engine: Engine::new(self.cases, op),
         }
     }
 }

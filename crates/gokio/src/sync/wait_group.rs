@@ -76,6 +76,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::runtime::registry::{track, Op, Wait};
+
 use crate::Goroutine;
 
 /// Waits for a collection of goroutines to finish: Go's `sync.WaitGroup`.
@@ -264,7 +266,8 @@ impl WaitGroup {
     pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
         let inner = Arc::clone(&self.inner);
         let caller = Location::caller();
-        async move {
+        let op = Op::new(Wait::WaitGroup, "gokio::WaitGroup::wait()", caller);
+        track(op, true, async move {
             // Fast path, an optimization only: a zero seen here is as good as
             // a zero seen after registering. Acquire: synchronizes with the
             // AcqRel update in `add` that wrote this zero (and through the
@@ -291,7 +294,7 @@ impl WaitGroup {
             // Memory: the notifier's `add` acquired every earlier update, and
             // `Notify`'s internal mutex orders its wake-up before our return.
             notified.await;
-        }
+        })
     }
 
     /// Blocks the current thread until the counter is zero: `wait` for plain
