@@ -150,7 +150,7 @@ where
         created_by,
         created_at,
     };
-    let fut = registry::spawn(registry::current(), spec, fut.instrument(span));
+    let fut = registry::spawn(None, spec, fut.instrument(span));
     Goroutine {
         id,
         join: handle.spawn(fut),
@@ -198,8 +198,15 @@ impl<T> Future for Goroutine<T> {
         let this = &mut *self;
         // Awaiting a goroutine is a gokio wait: if the goroutine awaited is
         // itself blocked, so is this one.
-        poll_op(cx, &JOIN, &mut this.parked, |park, _| {
-            Pin::new(&mut this.join).poll(park)
+        poll_op(cx, &JOIN, &mut this.parked, |park, user| {
+            // A `JoinHandle` takes part in the cooperative budget: when it is
+            // spent, the handle defers a wake-up of the waker it is given,
+            // which must then be the caller's own (a way to be woken).
+            if tokio::task::coop::has_budget_remaining() {
+                Pin::new(&mut this.join).poll(park)
+            } else {
+                Pin::new(&mut this.join).poll(user)
+            }
         })
     }
 }

@@ -19,14 +19,14 @@ use gokio::__private::WatchdogProbe;
 use gokio::runtime::{Builder, OnDeadlock};
 use gokio::{chan, select};
 
-/// Looks the watchdog takes before a scenario is released; a deadlock is
-/// reported at the second look that agrees with the first.
-const LOOKS: u64 = 6;
+/// Looks the watchdog takes before a scenario is released: 200 ms at the
+/// 10 ms interval below, twice what a deadlock must last to be reported.
+const LOOKS: u64 = 20;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Runs `fut` on a runtime whose watchdog looks every millisecond and panics
-/// on a deadlock.
+/// Runs `fut` on a runtime whose watchdog looks every 10 ms and panics on a
+/// deadlock.
 fn run_watched<F>(fut: F) -> F::Output
 where
     F: std::future::Future + Send + 'static,
@@ -35,7 +35,7 @@ where
     Builder::new()
         .worker_threads(2)
         .on_deadlock(OnDeadlock::Panic)
-        .deadlock_check_interval(Duration::from_millis(1))
+        .deadlock_check_interval(Duration::from_millis(10))
         .run(fut)
 }
 
@@ -95,7 +95,7 @@ fn waiting_on_a_timer_receive_is_not_a_deadlock() {
         // releases the test by closing a channel main checks afterwards.
         let probe = WatchdogProbe::current();
         let start = probe.checks();
-        let timer = gokio::after(Duration::from_millis(50));
+        let timer = gokio::after(Duration::from_millis(300));
         assert!(timer.recv().await.is_some());
         assert!(probe.checks() > start, "the watchdog looked meanwhile");
     });
@@ -229,7 +229,7 @@ fn a_busy_program_is_not_a_deadlock() {
         // Ping-pong over capacity-0 channels until the watchdog has looked
         // many times: goroutines block and wake constantly.
         let probe = WatchdogProbe::current();
-        let target = probe.checks() + 4 * LOOKS;
+        let target = probe.checks() + LOOKS;
         let (ping, pong) = (chan::<u64>(0), chan::<u64>(0));
         let (ping_rx, pong_tx) = (ping.clone(), pong.clone());
         gokio::go(async move {
@@ -287,4 +287,27 @@ fn detection_can_be_turned_off() {
         thread.join().unwrap();
         assert_eq!(WatchdogProbe::current().checks(), 0);
     });
+}
+
+#[test]
+fn a_blocking_job_that_has_not_started_yet_is_not_a_deadlock() {
+    // Regression: the blocking-pool thread used to be counted only once it
+    // ran, so main, already waiting on the channel the job feeds, could look
+    // deadlocked in between. One worker and a 1 ms interval make the window
+    // as wide as it gets; each run ends as soon as the job sends.
+    for _ in 0..50 {
+        let got = Builder::new()
+            .worker_threads(1)
+            .on_deadlock(OnDeadlock::Panic)
+            .deadlock_check_interval(Duration::from_millis(1))
+            .run(async {
+                let ch = chan::<u32>(0);
+                let tx = ch.clone();
+                drop(tokio::task::spawn_blocking(move || {
+                    tx.send_blocking(9).unwrap();
+                }));
+                ch.recv().await
+            });
+        assert_eq!(got, Some(9));
+    }
 }

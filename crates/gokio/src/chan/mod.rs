@@ -106,6 +106,20 @@ const STREAM_NEXT: Op = Op {
     at: None,
 };
 
+/// `send_blocking`: a plain thread's, never a goroutine's wait.
+const BLOCKING_SEND: Op = Op {
+    wait: Wait::ChanSend,
+    name: "gokio::Chan::send_blocking(..)",
+    at: None,
+};
+
+/// `recv_blocking`: a plain thread's, never a goroutine's wait.
+const BLOCKING_RECV: Op = Op {
+    wait: Wait::ChanRecv,
+    name: "gokio::Chan::recv_blocking()",
+    at: None,
+};
+
 /// A send through `Sink`, which has no call site.
 const SINK_SEND: Op = Op {
     wait: Wait::ChanSend,
@@ -245,63 +259,27 @@ impl<T> Shared<T> {
         }
     }
 
-    fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+    /// `ch <- v`. `op` says where the user called it (for `dump`).
+    fn send(&self, value: T, op: Op) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
         cooperative(async move {
-            match &self.flavor {
-                Flavor::Buffered(b) => b.send(value).await,
-                Flavor::Rendezvous(r) => {
-                    let mut op = Bound::new(r, rendezvous::SendOp::new(value));
-                    poll_fn(|cx| op.op.poll(op.chan, cx)).await
-                }
-            }
-        })
-    }
-
-    fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        cooperative(async move {
-            match &self.flavor {
-                Flavor::Buffered(b) => b.recv().await,
-                Flavor::Rendezvous(r) => {
-                    let mut op = Bound::new(r, rendezvous::RecvOp::default());
-                    poll_fn(|cx| op.op.poll(op.chan, cx)).await
-                }
-            }
-        })
-    }
-
-    fn send_timeout(
-        &self,
-        value: T,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        cooperative(async move {
-            let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+            let mut parked = false;
             match &self.flavor {
                 Flavor::Buffered(b) => {
-                    let mut op = Bound::new(b, buffered::SendOp::new(value));
-                    poll_fn(|cx| {
-                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
-                            return Poll::Ready(res.map_err(SendTimeoutError::from));
-                        }
-                        ready!(sleep.as_mut().poll(cx));
-                        let value = op
-                            .op
-                            .withdraw(op.chan)
-                            .expect("a pending send holds its value");
-                        Poll::Ready(Err(SendTimeoutError::Timeout(value)))
-                    })
-                    .await
+                    // Fast path without bookkeeping: room in the buffer.
+                    let value = match b.try_send(value) {
+                        Ok(()) => return Ok(()),
+                        Err(TrySendError::Closed(v)) => return Err(SendError(v)),
+                        Err(TrySendError::Full(v)) => v,
+                    };
+                    let mut send = std::pin::pin!(b.send(value));
+                    poll_fn(|cx| poll_op(cx, &op, &mut parked, |park, _| send.as_mut().poll(park)))
+                        .await
                 }
                 Flavor::Rendezvous(r) => {
-                    let mut op = Bound::new(r, rendezvous::SendOp::new(value));
+                    let mut send = Bound::new(r, rendezvous::SendOp::new(value));
                     poll_fn(|cx| {
-                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
-                            return Poll::Ready(res.map_err(SendTimeoutError::from));
-                        }
-                        ready!(sleep.as_mut().poll(cx));
-                        Poll::Ready(match op.op.withdraw(op.chan) {
-                            Ok(value) => Err(SendTimeoutError::Timeout(value)),
-                            Err(res) => res.map_err(SendTimeoutError::from),
+                        poll_op(cx, &op, &mut parked, |park, _| {
+                            send.op.poll(send.chan, park)
                         })
                     })
                     .await
@@ -310,35 +288,127 @@ impl<T> Shared<T> {
         })
     }
 
+    /// `<-ch`. `op` says where the user called it (for `dump`).
+    fn recv(&self, op: Op) -> impl Future<Output = Option<T>> + '_ {
+        cooperative(async move {
+            let mut parked = false;
+            match &self.flavor {
+                Flavor::Buffered(b) => {
+                    // Fast path without bookkeeping: a value is buffered.
+                    match b.try_recv() {
+                        Ok(v) => return Some(v),
+                        Err(TryRecvError::Closed) => return None,
+                        Err(TryRecvError::Empty) => {}
+                    }
+                    let mut recv = std::pin::pin!(b.recv());
+                    poll_fn(|cx| poll_op(cx, &op, &mut parked, |park, _| recv.as_mut().poll(park)))
+                        .await
+                }
+                Flavor::Rendezvous(r) => {
+                    let mut recv = Bound::new(r, rendezvous::RecvOp::default());
+                    poll_fn(|cx| {
+                        poll_op(cx, &op, &mut parked, |park, _| {
+                            recv.op.poll(recv.chan, park)
+                        })
+                    })
+                    .await
+                }
+            }
+        })
+    }
+
+    /// The channel operation waits with the goroutine's park waker, the
+    /// timer with the caller's: a goroutine waiting here never counts as
+    /// blocked, since the timer will wake it.
+    fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+        op: Op,
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        cooperative(async move {
+            let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+            let mut parked = false;
+            match &self.flavor {
+                Flavor::Buffered(b) => {
+                    let mut send = Bound::new(b, buffered::SendOp::new(value));
+                    poll_fn(|cx| {
+                        poll_op(cx, &op, &mut parked, |park, user| {
+                            if let Poll::Ready(res) = send.op.poll(send.chan, park) {
+                                return Poll::Ready(res.map_err(SendTimeoutError::from));
+                            }
+                            ready!(sleep.as_mut().poll(user));
+                            let value = send
+                                .op
+                                .withdraw(send.chan)
+                                .expect("a pending send holds its value");
+                            Poll::Ready(Err(SendTimeoutError::Timeout(value)))
+                        })
+                    })
+                    .await
+                }
+                Flavor::Rendezvous(r) => {
+                    let mut send = Bound::new(r, rendezvous::SendOp::new(value));
+                    poll_fn(|cx| {
+                        poll_op(cx, &op, &mut parked, |park, user| {
+                            if let Poll::Ready(res) = send.op.poll(send.chan, park) {
+                                return Poll::Ready(res.map_err(SendTimeoutError::from));
+                            }
+                            ready!(sleep.as_mut().poll(user));
+                            Poll::Ready(match send.op.withdraw(send.chan) {
+                                Ok(value) => Err(SendTimeoutError::Timeout(value)),
+                                Err(res) => res.map_err(SendTimeoutError::from),
+                            })
+                        })
+                    })
+                    .await
+                }
+            }
+        })
+    }
+
+    /// As [`send_timeout`](Shared::send_timeout), for a receive.
     fn recv_timeout(
         &self,
         timeout: Duration,
+        op: Op,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
         cooperative(async move {
+            let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+            let mut parked = false;
             match &self.flavor {
-                Flavor::Buffered(b) => match tokio::time::timeout(timeout, b.recv()).await {
-                    Ok(Some(v)) => Ok(v),
-                    Ok(None) => Err(RecvTimeoutError::Closed),
-                    Err(_) => Err(RecvTimeoutError::Timeout),
-                },
-                Flavor::Rendezvous(r) => {
-                    let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
-                    let mut op = Bound::new(r, rendezvous::RecvOp::default());
+                Flavor::Buffered(b) => {
+                    let mut recv = std::pin::pin!(b.recv());
                     poll_fn(|cx| {
-                        if let Poll::Ready(res) = op.op.poll(op.chan, cx) {
-                            return Poll::Ready(res.ok_or(RecvTimeoutError::Closed));
-                        }
-                        ready!(sleep.as_mut().poll(cx));
-                        Poll::Ready(match op.op.withdraw(op.chan) {
-                            // A sender that holds the baton may not have run
-                            // yet: take what is ready now, as Go's select
-                            // with a timeout would.
-                            None => match op.chan.try_recv() {
-                                Ok(v) => Ok(v),
-                                Err(TryRecvError::Closed) => Err(RecvTimeoutError::Closed),
-                                Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
-                            },
-                            Some(res) => res.ok_or(RecvTimeoutError::Closed),
+                        poll_op(cx, &op, &mut parked, |park, user| {
+                            if let Poll::Ready(res) = recv.as_mut().poll(park) {
+                                return Poll::Ready(res.ok_or(RecvTimeoutError::Closed));
+                            }
+                            ready!(sleep.as_mut().poll(user));
+                            Poll::Ready(Err(RecvTimeoutError::Timeout))
+                        })
+                    })
+                    .await
+                }
+                Flavor::Rendezvous(r) => {
+                    let mut recv = Bound::new(r, rendezvous::RecvOp::default());
+                    poll_fn(|cx| {
+                        poll_op(cx, &op, &mut parked, |park, user| {
+                            if let Poll::Ready(res) = recv.op.poll(recv.chan, park) {
+                                return Poll::Ready(res.ok_or(RecvTimeoutError::Closed));
+                            }
+                            ready!(sleep.as_mut().poll(user));
+                            Poll::Ready(match recv.op.withdraw(recv.chan) {
+                                // A sender that holds the baton may not have run
+                                // yet: take what is ready now, as Go's select
+                                // with a timeout would.
+                                None => match recv.chan.try_recv() {
+                                    Ok(v) => Ok(v),
+                                    Err(TryRecvError::Closed) => Err(RecvTimeoutError::Closed),
+                                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                                },
+                                Some(res) => res.ok_or(RecvTimeoutError::Closed),
+                            })
                         })
                     })
                     .await
@@ -350,14 +420,14 @@ impl<T> Shared<T> {
     fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
         match &self.flavor {
             Flavor::Buffered(b) => b.send_blocking(value),
-            Flavor::Rendezvous(_) => futures::executor::block_on(self.send(value)),
+            Flavor::Rendezvous(_) => futures::executor::block_on(self.send(value, BLOCKING_SEND)),
         }
     }
 
     fn recv_blocking(&self) -> Option<T> {
         match &self.flavor {
             Flavor::Buffered(b) => b.recv_blocking(),
-            Flavor::Rendezvous(_) => futures::executor::block_on(self.recv()),
+            Flavor::Rendezvous(_) => futures::executor::block_on(self.recv(BLOCKING_RECV)),
         }
     }
 }
@@ -421,8 +491,16 @@ enum StreamOp<T> {
 }
 
 impl<T> StreamOp<T> {
-    fn poll_shared(&mut self, shared: &Shared<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let coop = ready!(poll_proceed(cx));
+    /// `cx` registers in the channel; `user`, the caller's own context,
+    /// takes part in the cooperative budget (whose deferred wake-up must
+    /// count as a way to be woken).
+    fn poll_shared(
+        &mut self,
+        shared: &Shared<T>,
+        cx: &mut Context<'_>,
+        user: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        let coop = ready!(poll_proceed(user));
         let poll = match &shared.flavor {
             Flavor::Buffered(b) => {
                 if !matches!(self, StreamOp::Buffered(_)) {
@@ -484,8 +562,13 @@ impl<T> StreamSlot<T> {
         self.op.get_mut().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn poll_shared(&mut self, shared: &Shared<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let poll = self.op().poll_shared(shared, cx);
+    fn poll_shared(
+        &mut self,
+        shared: &Shared<T>,
+        cx: &mut Context<'_>,
+        user: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        let poll = self.op().poll_shared(shared, cx, user);
         let parked = poll.is_pending() && matches!(shared.flavor, Flavor::Rendezvous(_));
         // Relaxed: see the field docs.
         self.parked.store(parked, Ordering::Relaxed);
@@ -514,11 +597,11 @@ impl<T> StreamSlot<T> {
 
 /// Receives on a handle: first the handle's own parked stream receive, then
 /// the channel.
-async fn recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Option<T> {
+async fn recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>, op: Op) -> Option<T> {
     if let Some(result) = stream.reclaim(shared) {
         return result;
     }
-    shared.recv().await
+    shared.recv(op).await
 }
 
 fn try_recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Result<T, TryRecvError> {
@@ -533,10 +616,11 @@ async fn recv_timeout_on<T>(
     shared: &Shared<T>,
     stream: &StreamSlot<T>,
     timeout: Duration,
+    op: Op,
 ) -> Result<T, RecvTimeoutError> {
     match stream.reclaim(shared) {
         Some(result) => result.ok_or(RecvTimeoutError::Closed),
-        None => shared.recv_timeout(timeout).await,
+        None => shared.recv_timeout(timeout, op).await,
     }
 }
 
@@ -566,12 +650,15 @@ impl<T> SinkOp<T> {
         };
     }
 
+    /// `cx` registers in the channel, `user` takes part in the budget (see
+    /// `StreamOp::poll_shared`).
     fn poll_flush(
         &mut self,
         shared: &Shared<T>,
         cx: &mut Context<'_>,
+        user: &mut Context<'_>,
     ) -> Poll<Result<(), SendError<T>>> {
-        let coop = ready!(poll_proceed(cx));
+        let coop = ready!(poll_proceed(user));
         let poll = match (&mut *self, &shared.flavor) {
             (SinkOp::Idle, _) => return Poll::Ready(Ok(())),
             (SinkOp::Buffered(op), Flavor::Buffered(b)) => op.poll(b, cx),
@@ -662,11 +749,8 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        track(
-            op(Wait::ChanSend, "gokio::Chan::send(..)"),
-            true,
-            self.shared.send(value),
-        )
+        self.shared
+            .send(value, op(Wait::ChanSend, "gokio::Chan::send(..)"))
     }
 
     /// Sends without waiting: Go's `select { case ch <- v: default: }`.
@@ -718,10 +802,10 @@ impl<T> Chan<T> {
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        track(
+        self.shared.send_timeout(
+            value,
+            timeout,
             op(Wait::ChanSend, "gokio::Chan::send_timeout(..)"),
-            false,
-            self.shared.send_timeout(value, timeout),
         )
     }
 
@@ -771,10 +855,10 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        track(
+        recv_on(
+            &self.shared,
+            &self.stream,
             op(Wait::ChanRecv, "gokio::Chan::recv()"),
-            true,
-            recv_on(&self.shared, &self.stream),
         )
     }
 
@@ -851,10 +935,11 @@ impl<T> Chan<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
-        track(
+        recv_timeout_on(
+            &self.shared,
+            &self.stream,
+            timeout,
             op(Wait::ChanRecv, "gokio::Chan::recv_timeout(..)"),
-            false,
-            recv_timeout_on(&self.shared, &self.stream, timeout),
         )
     }
 
@@ -1019,8 +1104,8 @@ impl<T> Stream for Chan<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        poll_op(cx, &STREAM_NEXT, &mut false, |park, _| {
-            this.stream.poll_shared(&this.shared, park)
+        poll_op(cx, &STREAM_NEXT, &mut false, |park, user| {
+            this.stream.poll_shared(&this.shared, park, user)
         })
     }
 }
@@ -1103,11 +1188,8 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        track(
-            op(Wait::ChanSend, "gokio::Sender::send(..)"),
-            true,
-            self.shared.send(value),
-        )
+        self.shared
+            .send(value, op(Wait::ChanSend, "gokio::Sender::send(..)"))
     }
 
     /// Sends without waiting. See [`Chan::try_send`].
@@ -1155,10 +1237,10 @@ impl<T> Sender<T> {
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        track(
+        self.shared.send_timeout(
+            value,
+            timeout,
             op(Wait::ChanSend, "gokio::Sender::send_timeout(..)"),
-            false,
-            self.shared.send_timeout(value, timeout),
         )
     }
 
@@ -1288,8 +1370,8 @@ impl<T> Sink<T> for Sender<T> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        poll_op(cx, &SINK_SEND, &mut false, |park, _| {
-            sink.poll_flush(shared, park)
+        poll_op(cx, &SINK_SEND, &mut false, |park, user| {
+            sink.poll_flush(shared, park, user)
         })
     }
 
@@ -1303,16 +1385,16 @@ impl<T> Sink<T> for Sender<T> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        poll_op(cx, &SINK_SEND, &mut false, |park, _| {
-            sink.poll_flush(shared, park)
+        poll_op(cx, &SINK_SEND, &mut false, |park, user| {
+            sink.poll_flush(shared, park, user)
         })
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let this = self.get_mut();
         let (sink, shared) = this.sink();
-        ready!(poll_op(cx, &SINK_SEND, &mut false, |park, _| sink
-            .poll_flush(shared, park)))?;
+        ready!(poll_op(cx, &SINK_SEND, &mut false, |park, user| sink
+            .poll_flush(shared, park, user)))?;
         if !this.shared.mark_closed() {
             this.shared.close_flavor();
         }
@@ -1387,20 +1469,19 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
         let op = op(Wait::ChanRecv, "gokio::Receiver::recv()");
-        // A timer receive also waits on Tokio's timer, which can wake it.
-        let gokio_only = !matches!(self.source, Source::Timer(..));
-        track(op, gokio_only, async move {
+        async move {
             match &self.source {
                 // Channel receives take part in the budget themselves.
-                Source::Chan(shared) => recv_on(shared, &self.stream).await,
+                Source::Chan(shared) => recv_on(shared, &self.stream, op).await,
+                // A timer receive waits on Tokio's timer, which can wake it.
                 Source::Timer(timer, into) => {
                     let mut sleep = None;
-                    let at = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx))).await;
-                    Some(into(at))
+                    let recv = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx)));
+                    Some(into(track(op, false, recv).await))
                 }
-                Source::Never => std::future::pending().await,
+                Source::Never => track(op, true, std::future::pending()).await,
             }
-        })
+        }
     }
 
     /// Receives with Go's comma-ok form. See [`Chan::recv_ok`].
@@ -1475,16 +1556,16 @@ impl<T> Receiver<T> {
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
         let op = op(Wait::ChanRecv, "gokio::Receiver::recv_timeout(..)");
-        track(op, false, async move {
+        async move {
             match &self.source {
-                Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout).await,
-                _ => match tokio::time::timeout(timeout, self.recv()).await {
+                Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout, op).await,
+                _ => match track(op, false, tokio::time::timeout(timeout, self.recv())).await {
                     Ok(Some(v)) => Ok(v),
                     Ok(None) => Err(RecvTimeoutError::Closed),
                     Err(_) => Err(RecvTimeoutError::Timeout),
                 },
             }
-        })
+        }
     }
 
     /// Receives on a plain thread, blocking it. See [`Chan::recv_blocking`].
@@ -1622,8 +1703,8 @@ impl<T> Stream for Receiver<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         match &this.source {
-            Source::Chan(shared) => poll_op(cx, &STREAM_NEXT, &mut false, |park, _| {
-                this.stream.poll_shared(shared, park)
+            Source::Chan(shared) => poll_op(cx, &STREAM_NEXT, &mut false, |park, user| {
+                this.stream.poll_shared(shared, park, user)
             }),
             Source::Timer(timer, into) => {
                 let op = this.stream.op();

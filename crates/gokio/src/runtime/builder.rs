@@ -17,8 +17,7 @@ const MAIN_GOROUTINE_ID: u64 = 1;
 /// The default name of the runtime's threads.
 const THREAD_NAME: &str = "gokio-worker";
 
-/// How often the watchdog looks by default. A deadlock is reported after two
-/// looks agree, so within about two intervals.
+/// How often the watchdog looks by default.
 const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What happens when the watchdog finds a deadlock.
@@ -54,17 +53,23 @@ pub enum OnDeadlock {
 /// interval. It reports a deadlock when main and every goroutine are waiting
 /// in gokio operations (channel sends and receives, `select!`, `Select`,
 /// `WaitGroup::wait`, awaiting a `Goroutine`) that only other goroutines
-/// could complete, in two looks in a row with nothing changed in between. A
-/// deadlock is reported within about two intervals.
+/// could complete, and this has held, with no goroutine polled or woken in
+/// between, for at least 100 ms and two looks. With the default interval a
+/// deadlock is reported about 200 ms after it happens.
 ///
 /// It never reports while any goroutine could be woken by something gokio
 /// does not own: a timer (`after`, `tick`, `sleep`, Tokio's), I/O, a task
 /// started with `tokio::spawn`, a future from another crate, a blocking-pool
-/// thread (`spawn_blocking`; detection resumes once Tokio retires the
-/// thread, 10 s after its last job). What it cannot see are **plain threads**
-/// (`std::thread::spawn`): if every goroutine waits on channels that only a
-/// plain thread will send on, that looks like a deadlock. Such programs
-/// should start the work with `spawn_blocking`, or turn detection off.
+/// thread (`spawn_blocking`, or the spare worker `block_in_place` starts;
+/// detection resumes once Tokio retires the thread, 10 s after its last
+/// job). What it cannot see are **plain threads** (`std::thread::spawn`): if
+/// every goroutine waits on channels that only a plain thread will send on,
+/// that looks like a deadlock. Such programs should start the work with
+/// `spawn_blocking`, or turn detection off.
+///
+/// A goroutine that awaits gokio operations through a combinator with its
+/// own wakers (`FuturesUnordered`, say) counts as running: it can still be
+/// listed by [`dump`](super::dump), but never makes a deadlock report.
 ///
 /// # Examples
 ///
@@ -144,7 +149,8 @@ impl Builder {
         self
     }
 
-    /// Sets how often the watchdog looks (default 100 ms).
+    /// Sets how often the watchdog looks (default 100 ms). However short the
+    /// interval, a deadlock must hold for 100 ms before it is reported.
     ///
     /// # Panics
     ///
@@ -196,13 +202,18 @@ impl Builder {
             let registry = Arc::clone(&registry);
             let started = Arc::clone(&threads);
             let stopped = Arc::clone(&threads);
+            let name = self.thread_name.clone();
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(workers)
-                .thread_name(self.thread_name.clone())
-                .on_thread_start(move || {
-                    registry.enter_thread();
+                // Tokio asks for a thread's name on the spawning side, before
+                // the thread exists: counting there means a blocking-pool
+                // thread that `spawn_blocking` has just asked for is counted
+                // even before it first runs.
+                .thread_name_fn(move || {
                     started.fetch_add(1, Ordering::AcqRel);
+                    name.clone()
                 })
+                .on_thread_start(move || registry.enter_thread())
                 .on_thread_stop(move || {
                     stopped.fetch_sub(1, Ordering::AcqRel);
                 })
@@ -211,26 +222,10 @@ impl Builder {
                 .unwrap_or_else(|err| panic!("gokio: cannot build the Tokio runtime: {err}"))
         };
 
-        let span = tracing::info_span!("goroutine", id = MAIN_GOROUTINE_ID);
-        let spec = Spawn {
-            id: MAIN_GOROUTINE_ID,
-            name: None,
-            created_by: "gokio::run",
-            created_at: caller,
-        };
-        // Main is spawned rather than passed to `block_on` so that it runs on
-        // the workers like every goroutine: `block_on` would poll it on this
-        // thread, outside the work-stealing pool.
-        let main = runtime.spawn(registry::spawn(
-            Arc::clone(&registry),
-            spec,
-            fut.instrument(span),
-        ));
-
         let (report_tx, report_rx) = tokio::sync::oneshot::channel::<String>();
         let watchdog = if self.detect_deadlocks {
             let watched = Watched {
-                registry,
+                registry: Arc::clone(&registry),
                 runtime: runtime.handle().clone(),
                 threads,
                 workers,
@@ -246,6 +241,18 @@ impl Builder {
         } else {
             None
         };
+
+        let span = tracing::info_span!("goroutine", id = MAIN_GOROUTINE_ID);
+        let spec = Spawn {
+            id: MAIN_GOROUTINE_ID,
+            name: None,
+            created_by: "gokio::run",
+            created_at: caller,
+        };
+        // Main is spawned rather than passed to `block_on` so that it runs on
+        // the workers like every goroutine: `block_on` would poll it on this
+        // thread, outside the work-stealing pool.
+        let main = runtime.spawn(registry::spawn(Some(&registry), spec, fut.instrument(span)));
 
         let outcome = runtime.block_on(async {
             tokio::select! {

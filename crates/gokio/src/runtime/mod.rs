@@ -304,13 +304,12 @@ where
 /// });
 /// ```
 pub fn dump() -> String {
-    let now = std::time::Instant::now();
     let mut tasks: Vec<_> = registry::visible()
         .iter()
         .flat_map(|registry| registry.tasks())
         .collect();
     tasks.sort_by_key(|t| t.id);
-    watchdog::format_tasks(&tasks, now)
+    watchdog::format_tasks(&tasks)
 }
 
 /// The number of goroutines that exist: Go's `runtime.NumGoroutine()`.

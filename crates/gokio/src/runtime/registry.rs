@@ -43,14 +43,13 @@
 //! start.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::time::Duration;
 
 /// What a goroutine waits in: the state shown in `[...]` by `dump()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,64 +115,121 @@ impl Op {
     }
 }
 
-/// Where and since when a goroutine waits (written on the first `Pending`
-/// of each operation, read by `dump()`).
-#[derive(Clone, Copy)]
+/// Where a goroutine waits, as `dump()` shows it.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Site {
-    pub(crate) op: Op,
-    pub(crate) since: Instant,
+    pub(crate) name: &'static str,
+    /// File, line and column of the call, if it has one.
+    pub(crate) at: Option<(&'static str, u32, u32)>,
+    /// How long the goroutine has waited, to the watchdog clock's tick;
+    /// `None` when no watchdog clock was running when it started waiting.
+    pub(crate) waited: Option<Duration>,
 }
 
-/// The wake side shared by a goroutine's two wakers: counts wake-ups, then
-/// wakes the Tokio task.
-pub(crate) struct Signal {
-    task: OnceLock<Waker>,
-    wakes: AtomicU64,
+/// Interns `&'static str`s (operation names and file names) as small
+/// numbers, so a wait's site fits in two atomic words.
+mod interner {
+    use std::cell::Cell;
+    use std::sync::Mutex;
+
+    static STRINGS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+    /// Cache entries per thread; direct-mapped by address.
+    const CACHE: usize = 16;
+
+    thread_local! {
+        static RECENT: [Cell<(usize, u32)>; CACHE] =
+            const { [const { Cell::new((0, 0)) }; CACHE] };
+    }
+
+    /// The number of `s`: equal addresses and lengths give equal numbers.
+    pub(super) fn intern(s: &'static str) -> u32 {
+        let key = s.as_ptr() as usize ^ (s.len() << 48);
+        let slot = (key >> 3) % CACHE;
+        let cached = RECENT.with(|r| r[slot].get());
+        if cached.0 == key && key != 0 {
+            return cached.1;
+        }
+        let mut strings = STRINGS.lock().unwrap_or_else(|e| e.into_inner());
+        let index = match strings
+            .iter()
+            .position(|t| std::ptr::eq(t.as_ptr(), s.as_ptr()) && t.len() == s.len())
+        {
+            Some(i) => i,
+            None => {
+                strings.push(s);
+                strings.len() - 1
+            }
+        };
+        let index = u32::try_from(index).expect("fewer than 2^32 call-site files");
+        RECENT.with(|r| r[slot].set((key, index)));
+        index
+    }
+
+    /// The string numbered `index`.
+    pub(super) fn get(index: u32) -> &'static str {
+        let strings = STRINGS.lock().unwrap_or_else(|e| e.into_inner());
+        strings.get(index as usize).copied().unwrap_or("?")
+    }
 }
 
-impl Signal {
-    fn signal(&self) {
-        // Release: a watchdog that sees the new count sees the wake.
-        self.wakes.fetch_add(1, Ordering::Release);
-        // Unset only before the first poll, when the task is queued to run
-        // anyway and nothing can have stored a waker yet.
-        if let Some(task) = self.task.get() {
-            task.wake_by_ref();
+/// A coarse clock for wait times, in milliseconds since the process's first
+/// use of it, advanced by the watchdogs at each look: parking reads one
+/// shared word instead of the system clock. 0 means no watchdog is running,
+/// and waits that start then have no known start.
+mod clock {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    static NOW_MS: AtomicU64 = AtomicU64::new(0);
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+    fn elapsed_ms() -> u64 {
+        let epoch = EPOCH.get_or_init(Instant::now);
+        // +1 so that a running clock never reads 0.
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// A watchdog starts: the clock runs.
+    pub(crate) fn start() {
+        RUNNING.fetch_add(1, Ordering::AcqRel);
+        tick();
+    }
+
+    /// A watchdog stops; the clock stops with the last one.
+    pub(crate) fn stop() {
+        if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            NOW_MS.store(0, Ordering::Relaxed);
         }
     }
-}
 
-/// The gokio waker is the `Signal` itself.
-impl Wake for Signal {
-    fn wake(self: Arc<Self>) {
-        self.signal();
+    /// A watchdog looks: the clock advances.
+    pub(crate) fn tick() {
+        if RUNNING.load(Ordering::Acquire) > 0 {
+            NOW_MS.store(elapsed_ms(), Ordering::Relaxed);
+        }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.signal();
-    }
-}
-
-/// The user waker: a separate allocation so that its clones can be counted.
-pub(crate) struct UserWake {
-    signal: Arc<Signal>,
-}
-
-impl Wake for UserWake {
-    fn wake(self: Arc<Self>) {
-        self.signal.signal();
+    /// The clock's reading, 0 if stopped.
+    pub(super) fn now() -> u64 {
+        NOW_MS.load(Ordering::Relaxed)
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.signal.signal();
+    /// Time since the reading `since` (never 0).
+    pub(super) fn since(since: u64) -> Duration {
+        Duration::from_millis(elapsed_ms().saturating_sub(since))
     }
 }
 
-/// The `Arc<UserWake>` count when nobody else holds a user waker: the task's
-/// own `Arc` and the `Waker` the wrapper polls with.
-const USER_WAKE_BASE: usize = 2;
+pub(crate) use clock::{start as clock_start, stop as clock_stop, tick as clock_tick};
 
-/// A live goroutine as the registry sees it.
+/// "No file": an operation without a call site.
+const NO_FILE: u64 = u32::MAX as u64;
+
+/// A live goroutine as the registry sees it. Its `Arc` is also the
+/// goroutine's gokio waker.
 pub(crate) struct Task {
     pub(crate) id: u64,
     pub(crate) name: Option<String>,
@@ -182,46 +238,116 @@ pub(crate) struct Task {
     /// `gokio::go`, `gokio::go_named` or `gokio::run`.
     pub(crate) created_by: &'static str,
     pub(crate) created_at: &'static Location<'static>,
-    signal: Arc<Signal>,
-    user: Arc<UserWake>,
-    gokio_waker: Waker,
+    /// The user waker, to count its clones and recognise it.
+    user: Weak<UserWake>,
+    /// The Tokio task's waker, set on the first poll.
+    task_waker: OnceLock<Waker>,
+    /// Wake-ups through either waker.
+    wakes: AtomicU64,
     /// Odd while the goroutine is being polled.
     polls: AtomicU64,
-    /// `signal.wakes` as read when the current or last poll began.
+    /// `wakes` as read when the current or last poll began.
     seen_wakes: AtomicU64,
     /// A [`Wait`]: `Running` at the start of every poll, set by the gokio
     /// operation that returned `Pending`.
     state: AtomicU8,
-    site: Mutex<Option<Site>>,
+    /// The site of the current wait: interned name (high half) and file (low
+    /// half, `NO_FILE` if none).
+    site_names: AtomicU64,
+    /// Line (high half) and column (low half) of the current wait's call.
+    site_line_col: AtomicU64,
+    /// The watchdog clock when the current wait began (0: unknown).
+    site_since: AtomicU64,
+    /// Identifies the call the site words describe (name and location
+    /// addresses), to skip rewriting them.
+    site_key: AtomicUsize,
+    /// Set when the goroutine's future is dropped; the registry purges it.
+    done: AtomicBool,
 }
 
 impl Task {
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn signal(&self) {
+        // Release: a watchdog that sees the new count sees the wake.
+        self.wakes.fetch_add(1, Ordering::Release);
+        // Unset only before the first poll, when the task is queued to run
+        // anyway and nothing can have stored a waker yet.
+        if let Some(task) = self.task_waker.get() {
+            task.wake_by_ref();
+        }
+    }
+
     /// Whether `waker` is this goroutine's user waker.
     fn is_user_waker(&self, waker: &Waker) -> bool {
-        std::ptr::eq(waker.data(), Arc::as_ptr(&self.user).cast::<()>())
+        std::ptr::eq(waker.data(), self.user.as_ptr().cast::<()>())
     }
 
     fn park(&self, op: &Op, fresh: bool) {
-        // Relaxed: read by the watchdog together with the poll counter,
-        // whose Release store at the end of the poll publishes it.
+        // Relaxed: read together with the poll counter, whose Release store
+        // at the end of the poll publishes them.
         self.state.store(op.wait as u8, Ordering::Relaxed);
-        if fresh {
-            let site = Site {
-                op: *op,
-                since: Instant::now(),
+        if !fresh {
+            return;
+        }
+        self.site_since.store(clock::now(), Ordering::Relaxed);
+        // A loop waits at the same call again and again: the site words
+        // already say so. (Only the polling thread writes them.)
+        let key = op.name.as_ptr() as usize ^ op.at.map_or(0, |at| std::ptr::from_ref(at) as usize);
+        if self.site_key.load(Ordering::Relaxed) != key {
+            self.site_key.store(key, Ordering::Relaxed);
+            let name = u64::from(interner::intern(op.name));
+            let (file, line_col) = match op.at {
+                Some(at) => (
+                    u64::from(interner::intern(at.file())),
+                    (u64::from(at.line()) << 32) | u64::from(at.column()),
+                ),
+                None => (NO_FILE, 0),
             };
-            *self.site.lock().unwrap_or_else(|e| e.into_inner()) = Some(site);
+            self.site_names
+                .store((name << 32) | file, Ordering::Relaxed);
+            self.site_line_col.store(line_col, Ordering::Relaxed);
+            self.site_since.store(clock::now(), Ordering::Relaxed);
         }
     }
 
-    /// The goroutine's state and, if it waits, where and since when.
+    /// The goroutine's state and, if it waits, where and for how long.
     pub(crate) fn state(&self) -> (Wait, Option<Site>) {
-        let wait = Wait::from_u8(self.state.load(Ordering::Acquire));
-        if wait == Wait::Running {
-            return (wait, None);
+        // The site words are written during polls: read them between two
+        // equal even poll counts for a consistent view (a few tries, then
+        // take what is there).
+        let mut tries = 0;
+        loop {
+            let before = self.polls.load(Ordering::Acquire);
+            let wait = Wait::from_u8(self.state.load(Ordering::Relaxed));
+            let names = self.site_names.load(Ordering::Relaxed);
+            let line_col = self.site_line_col.load(Ordering::Relaxed);
+            let since = self.site_since.load(Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Acquire);
+            let after = self.polls.load(Ordering::Relaxed);
+            tries += 1;
+            if (before != after || before % 2 == 1) && tries < 3 {
+                continue;
+            }
+            if wait == Wait::Running || names == 0 && line_col == 0 && since == 0 {
+                return (wait, None);
+            }
+            let file = names & NO_FILE;
+            let site = Site {
+                name: interner::get((names >> 32) as u32),
+                at: (file != NO_FILE).then(|| {
+                    (
+                        interner::get(file as u32),
+                        (line_col >> 32) as u32,
+                        line_col as u32,
+                    )
+                }),
+                waited: (since != 0).then(|| clock::since(since)),
+            };
+            return (wait, Some(site));
         }
-        let site = *self.site.lock().unwrap_or_else(|e| e.into_inner());
-        (wait, site.filter(|s| s.op.wait == wait))
     }
 
     /// The counters a deadlock snapshot compares, if the goroutine is blocked
@@ -236,10 +362,12 @@ impl Task {
         if self.state.load(Ordering::Relaxed) == Wait::Running as u8 {
             return None;
         }
-        if Arc::strong_count(&self.user) != USER_WAKE_BASE {
+        // Only the wrapper's own user waker is alive: nothing outside gokio
+        // can wake this goroutine.
+        if self.user.strong_count() != 1 {
             return None;
         }
-        let wakes = self.signal.wakes.load(Ordering::Acquire);
+        let wakes = self.wakes.load(Ordering::Acquire);
         if wakes != self.seen_wakes.load(Ordering::Relaxed) {
             return None;
         }
@@ -247,19 +375,71 @@ impl Task {
     }
 }
 
+/// The gokio waker.
+impl Wake for Task {
+    fn wake(self: Arc<Self>) {
+        self.signal();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.signal();
+    }
+}
+
+/// The user waker: a separate allocation so that its clones can be counted.
+pub(crate) struct UserWake {
+    task: Arc<Task>,
+}
+
+impl Wake for UserWake {
+    fn wake(self: Arc<Self>) {
+        self.task.signal();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.task.signal();
+    }
+}
+
+/// One shard of a registry: goroutines, including finished ones not yet
+/// purged.
+#[derive(Default)]
+struct Shard {
+    tasks: Vec<Arc<Task>>,
+}
+
+impl Shard {
+    /// Adds a goroutine. A goroutine that ends only marks its task done (no
+    /// lock, no reference to the registry); done tasks are purged here when
+    /// the vector is full. A purge that leaves it more than half full also
+    /// doubles it, so at least half a purge's length of pushes pays for each
+    /// purge (amortized O(1)), and memory stays within four times the peak
+    /// of live goroutines.
+    fn push(&mut self, task: Arc<Task>) {
+        if self.tasks.len() == self.tasks.capacity() {
+            self.tasks.retain(|t| !t.is_done());
+            if self.tasks.len() > self.tasks.capacity() / 2 {
+                self.tasks.reserve(self.tasks.capacity().max(4));
+            }
+        }
+        self.tasks.push(task);
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Arc<Task>> {
+        self.tasks.iter().filter(|t| !t.is_done())
+    }
+}
+
 /// The live goroutines of one runtime (or of the process, outside gokio's
 /// runtimes).
-/// One shard of a registry: live goroutines by id.
-type Shard = Mutex<HashMap<u64, Arc<Task>>>;
-
 pub(crate) struct Registry {
-    shards: Box<[Shard]>,
-    len: AtomicUsize,
+    shards: Box<[Mutex<Shard>]>,
     /// Snapshots the watchdog has taken (tests wait on it).
     pub(crate) checks: AtomicU64,
 }
 
-/// Shards keep spawning goroutines on different workers off one lock.
+/// Shards keep threads that start goroutines off one lock: each thread adds
+/// to its own shard.
 const SHARDS: usize = 16;
 
 /// Every registry alive, for `dump()` called from a thread outside any
@@ -270,18 +450,27 @@ static ALL: Mutex<Vec<Weak<Registry>>> = Mutex::new(Vec::new());
 /// `#[tokio::main]`, for instance).
 static GLOBAL: OnceLock<Arc<Registry>> = OnceLock::new();
 
+/// Hands out shard numbers to threads.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+/// The goroutine being polled on this thread, and its gokio waker.
+struct Current {
+    task: Arc<Task>,
+    gokio_waker: Waker,
+}
+
 thread_local! {
-    /// The goroutine being polled on this thread.
-    static CURRENT: RefCell<Option<Arc<Task>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
     /// The registry of the gokio runtime this thread belongs to.
     static RUNTIME: RefCell<Option<Arc<Registry>>> = const { RefCell::new(None) };
+    /// The shard this thread adds goroutines to.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
 }
 
 impl Registry {
     pub(crate) fn new() -> Arc<Registry> {
         let registry = Arc::new(Registry {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            len: AtomicUsize::new(0),
             checks: AtomicU64::new(0),
         });
         let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
@@ -290,40 +479,46 @@ impl Registry {
         registry
     }
 
-    fn shard(&self, id: u64) -> &Shard {
-        &self.shards[(id as usize) % SHARDS]
-    }
-
     fn insert(&self, task: Arc<Task>) {
-        let mut shard = self
-            .shard(task.id)
+        let shard = SHARD.with(|s| *s);
+        self.shards[shard]
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        shard.insert(task.id, task);
-        self.len.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn remove(&self, id: u64) {
-        let mut shard = self.shard(id).lock().unwrap_or_else(|e| e.into_inner());
-        if shard.remove(&id).is_some() {
-            self.len.fetch_sub(1, Ordering::Relaxed);
-        }
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
     }
 
     /// The number of live goroutines.
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).live().count())
+            .sum()
     }
 
     /// Every live goroutine, by id.
     pub(crate) fn tasks(&self) -> Vec<Arc<Task>> {
-        let mut tasks = Vec::with_capacity(self.len());
+        let mut tasks = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            tasks.extend(shard.values().cloned());
+            tasks.extend(shard.live().cloned());
         }
         tasks.sort_by_key(|t| t.id);
         tasks
+    }
+
+    /// `(id, polls, wakes)` of every goroutine, sorted by id, if every one
+    /// is blocked; stops at the first that is not.
+    pub(crate) fn all_blocked(&self) -> Option<Vec<(u64, u64, u64)>> {
+        let mut counts = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for task in shard.live() {
+                let (polls, wakes) = task.blocked()?;
+                counts.push((task.id, polls, wakes));
+            }
+        }
+        counts.sort_unstable();
+        Some(counts)
     }
 
     /// Makes `self` the registry of the calling thread (a gokio runtime's
@@ -336,9 +531,16 @@ impl Registry {
 /// The registry `go` and `num_goroutine` use on this thread: the gokio
 /// runtime's, else the process-wide one.
 pub(crate) fn current() -> Arc<Registry> {
-    RUNTIME
-        .with(|r| r.borrow().clone())
-        .unwrap_or_else(|| Arc::clone(GLOBAL.get_or_init(Registry::new)))
+    with_current(Arc::clone)
+}
+
+/// Calls `f` with this thread's registry (see [`current`]) without
+/// touching its reference count.
+fn with_current<R>(f: impl FnOnce(&Arc<Registry>) -> R) -> R {
+    RUNTIME.with(|r| match &*r.borrow() {
+        Some(registry) => f(registry),
+        None => f(GLOBAL.get_or_init(Registry::new)),
+    })
 }
 
 /// The registries `dump()` shows from this thread: the runtime's own on one
@@ -353,7 +555,7 @@ pub(crate) fn visible() -> Vec<Arc<Registry>> {
 
 /// The id of the goroutine polled on this thread, if any.
 pub(crate) fn current_id() -> Option<u64> {
-    CURRENT.with(|c| c.borrow().as_ref().map(|t| t.id))
+    CURRENT.with(|c| c.borrow().as_ref().map(|c| c.task.id))
 }
 
 /// What [`spawn`] needs to know about a new goroutine.
@@ -364,105 +566,104 @@ pub(crate) struct Spawn {
     pub(crate) created_at: &'static Location<'static>,
 }
 
-/// Wraps `fut` as goroutine `spec.id` of `registry`: registers it now,
-/// deregisters it when the returned future is dropped, and keeps its state
+/// Wraps `fut` as goroutine `spec.id` of `registry` (default: this thread's,
+/// see [`current`]): registers it now, marks it done when the returned
+/// future is dropped, and keeps its state
 /// word while it is polled.
 pub(crate) fn spawn<F: Future>(
-    registry: Arc<Registry>,
+    registry: Option<&Registry>,
     spec: Spawn,
     fut: F,
 ) -> impl Future<Output = F::Output> {
-    let signal = Arc::new(Signal {
-        task: OnceLock::new(),
-        wakes: AtomicU64::new(0),
+    let parent = current_id();
+    let user = Arc::new_cyclic(|user| UserWake {
+        task: Arc::new(Task {
+            id: spec.id,
+            name: spec.name,
+            parent,
+            created_by: spec.created_by,
+            created_at: spec.created_at,
+            user: user.clone(),
+            task_waker: OnceLock::new(),
+            wakes: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            seen_wakes: AtomicU64::new(0),
+            state: AtomicU8::new(Wait::Running as u8),
+            site_names: AtomicU64::new(0),
+            site_line_col: AtomicU64::new(0),
+            site_since: AtomicU64::new(0),
+            site_key: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+        }),
     });
-    let user = Arc::new(UserWake {
-        signal: Arc::clone(&signal),
-    });
-    let user_waker = Waker::from(Arc::clone(&user));
-    let task = Arc::new(Task {
-        id: spec.id,
-        name: spec.name,
-        parent: current_id(),
-        created_by: spec.created_by,
-        created_at: spec.created_at,
-        gokio_waker: Waker::from(Arc::clone(&signal)),
-        signal,
-        user,
-        polls: AtomicU64::new(0),
-        seen_wakes: AtomicU64::new(0),
-        state: AtomicU8::new(Wait::Running as u8),
-        site: Mutex::new(None),
-    });
-    registry.insert(Arc::clone(&task));
-    let registered = Registered {
-        registry,
-        id: spec.id,
-    };
+    let task = Arc::clone(&user.task);
+    match registry {
+        Some(registry) => registry.insert(Arc::clone(&task)),
+        None => with_current(|registry| registry.insert(Arc::clone(&task))),
+    }
+    let registered = Registered(Arc::clone(&task));
+    let user_waker = Waker::from(user);
     async move {
         let _registered = registered;
         let mut fut = pin!(fut);
-        let mut slot = Some(task);
+        let gokio_waker = Waker::from(Arc::clone(&task));
+        let mut current = Some(Current { task, gokio_waker });
         let mut polls = 0u64;
         poll_fn(move |cx| {
-            let task = slot
+            let entry = current
                 .take()
                 .expect("a goroutine's task is back after each poll");
-            task.signal.task.get_or_init(|| cx.waker().clone());
+            let task = &entry.task;
+            task.task_waker.get_or_init(|| cx.waker().clone());
             polls += 1;
             // Release: pairs with the watchdog's Acquire load.
             task.polls.store(polls, Ordering::Release);
             task.state.store(Wait::Running as u8, Ordering::Relaxed);
-            // Acquire: pairs with the Release increment in `Signal::signal`.
-            let wakes = task.signal.wakes.load(Ordering::Acquire);
+            // Acquire: pairs with the Release increment in `Task::signal`.
+            let wakes = task.wakes.load(Ordering::Acquire);
             task.seen_wakes.store(wakes, Ordering::Relaxed);
 
-            let poll = {
-                let current = Current::enter(task);
-                let poll = fut.as_mut().poll(&mut Context::from_waker(&user_waker));
-                slot = Some(current.leave());
-                poll
-            };
+            let entered = Entered::enter(entry);
+            let poll = fut.as_mut().poll(&mut Context::from_waker(&user_waker));
+            let entry = entered.leave();
 
-            let task = slot.as_ref().expect("just put back");
             polls += 1;
-            task.polls.store(polls, Ordering::Release);
+            entry.task.polls.store(polls, Ordering::Release);
+            current = Some(entry);
             poll
         })
         .await
     }
 }
 
-/// Removes a goroutine from its registry when its future is dropped
-/// (finished, aborted, or abandoned at shutdown).
-struct Registered {
-    registry: Arc<Registry>,
-    id: u64,
-}
+/// Marks a goroutine done when its future is dropped (finished, aborted, or
+/// abandoned at shutdown); its registry purges it later.
+struct Registered(Arc<Task>);
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.registry.remove(self.id);
+        // Release: a registry that sees `done` sees everything before it.
+        self.0.done.store(true, Ordering::Release);
     }
 }
 
 /// Makes a goroutine the current one on this thread for one poll; restores
 /// the previous one even if the poll panics.
-struct Current {
-    previous: Option<Arc<Task>>,
+struct Entered {
+    previous: Option<Current>,
     left: bool,
 }
 
-impl Current {
-    fn enter(task: Arc<Task>) -> Current {
-        let previous = CURRENT.with(|c| c.borrow_mut().replace(task));
-        Current {
+impl Entered {
+    fn enter(entry: Current) -> Entered {
+        let previous = CURRENT.with(|c| c.borrow_mut().replace(entry));
+        Entered {
             previous,
             left: false,
         }
     }
 
-    fn leave(mut self) -> Arc<Task> {
+    fn leave(mut self) -> Current {
         self.left = true;
         let previous = self.previous.take();
         CURRENT
@@ -471,7 +672,7 @@ impl Current {
     }
 }
 
-impl Drop for Current {
+impl Drop for Entered {
     fn drop(&mut self) {
         if !self.left {
             let previous = self.previous.take();
@@ -498,11 +699,11 @@ pub(crate) fn poll_op<R>(
         let current = current.borrow();
         let waker = cx.waker();
         let mut user = Context::from_waker(waker);
-        let Some(task) = current.as_ref() else {
+        let Some(Current { task, gokio_waker }) = current.as_ref() else {
             return poll(&mut Context::from_waker(waker), &mut user);
         };
         let park_waker = if task.is_user_waker(waker) {
-            &task.gokio_waker
+            gokio_waker
         } else {
             waker
         };

@@ -13,32 +13,40 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::registry::{Registry, Task, Wait};
+use super::registry::{self, Registry, Task, Wait};
+
+/// How long the goroutines must stay blocked, with nothing run or woken in
+/// between, before a deadlock is reported, however short the check
+/// interval. Wake-ups in flight (a blocking-pool job about to start, a
+/// wake-up Tokio deferred to the end of a worker's turn, an aborted goroutine
+/// not yet dropped) resolve within a scheduling tick; this leaves them
+/// far more than that.
+pub(crate) const CONFIRM: Duration = Duration::from_millis(100);
 
 /// Go's message, the first line of the report.
 pub(crate) const DEADLOCK_MESSAGE: &str = "fatal error: all goroutines are asleep - deadlock!";
 
 /// Formats goroutines in the layout of Go's traceback, one block per
 /// goroutine, blocks separated by an empty line.
-pub(crate) fn format_tasks(tasks: &[Arc<Task>], now: Instant) -> String {
+pub(crate) fn format_tasks(tasks: &[Arc<Task>]) -> String {
     let mut out = String::new();
     let current = super::registry::current_id();
     for (i, task) in tasks.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        format_task(&mut out, task, now, current);
+        format_task(&mut out, task, current);
     }
     out
 }
 
-fn format_task(out: &mut String, task: &Task, now: Instant, current: Option<u64>) {
+fn format_task(out: &mut String, task: &Task, current: Option<u64>) {
     let (wait, site) = task.state();
     let _ = write!(out, "goroutine {}", task.id);
     if let Some(name) = &task.name {
         let _ = write!(out, " {name:?}");
     }
-    let waited = site.map(|s| now.saturating_duration_since(s.since));
+    let waited = site.and_then(|s| s.waited);
     let _ = write!(out, " [{}", wait.as_str());
     // Go adds the wait time to the header once it reaches a minute.
     if let Some(minutes) = waited.map(|w| w.as_secs() / 60).filter(|&m| m > 0) {
@@ -55,11 +63,14 @@ fn format_task(out: &mut String, task: &Task, now: Instant, current: Option<u64>
             );
         }
         (_, Some(site)) => {
-            let waited = waited.unwrap_or_default();
-            let _ = writeln!(out, "{}, waiting {:.3?}", site.op.name, waited);
-            match site.op.at {
-                Some(at) => {
-                    let _ = writeln!(out, "\t{}:{}:{}", at.file(), at.line(), at.column());
+            out.push_str(site.name);
+            if let Some(waited) = waited {
+                let _ = write!(out, ", waiting {waited:.1?}");
+            }
+            out.push('\n');
+            match site.at {
+                Some((file, line, column)) => {
+                    let _ = writeln!(out, "\t{file}:{line}:{column}");
                 }
                 None => out
                     .push_str("\t(no call site: polled through a trait: Future, Stream or Sink)\n"),
@@ -77,10 +88,7 @@ fn format_task(out: &mut String, task: &Task, now: Instant, current: Option<u64>
 
 /// The report printed on a deadlock: Go's message, an empty line, the dump.
 pub(crate) fn deadlock_report(tasks: &[Arc<Task>]) -> String {
-    format!(
-        "{DEADLOCK_MESSAGE}\n\n{}",
-        format_tasks(tasks, Instant::now())
-    )
+    format!("{DEADLOCK_MESSAGE}\n\n{}", format_tasks(tasks))
 }
 
 /// What the watchdog watches.
@@ -98,22 +106,18 @@ pub(crate) struct Watched {
 /// `(id, polls, wakes)` of every goroutine: two equal ones mean nothing ran.
 type Counts = Vec<(u64, u64, u64)>;
 
-/// One snapshot: the counts and the goroutines, if all are blocked, else
-/// `None`.
-fn snapshot(watched: &Watched) -> Option<(Counts, Vec<Arc<Task>>)> {
+/// One snapshot: the counts, if every goroutine is blocked and nothing
+/// outside gokio is alive, else `None`. Cheap when a goroutine runs: it
+/// stops at the first one that is not blocked.
+fn snapshot(watched: &Watched) -> Option<Counts> {
     if watched.threads.load(Ordering::Acquire) > watched.workers {
         return None;
     }
-    let tasks = watched.registry.tasks();
-    if tasks.is_empty() || watched.runtime.metrics().num_alive_tasks() != tasks.len() {
+    let counts = watched.registry.all_blocked()?;
+    if counts.is_empty() || watched.runtime.metrics().num_alive_tasks() != counts.len() {
         return None;
     }
-    let mut counts = Vec::with_capacity(tasks.len());
-    for task in &tasks {
-        let (polls, wakes) = task.blocked()?;
-        counts.push((task.id, polls, wakes));
-    }
-    Some((counts, tasks))
+    Some(counts)
 }
 
 /// A running watchdog thread; stops it when dropped.
@@ -128,11 +132,15 @@ impl Watchdog {
         watched: Watched,
         report: impl FnOnce(String) + Send + 'static,
     ) -> std::io::Result<Watchdog> {
+        // The clock runs from now, so that waits that begin before the
+        // thread's first look are timed too.
+        registry::clock_start();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stopped = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("gokio-watchdog".into())
-            .spawn(move || watch(watched, &stopped, report))?;
+            .spawn(move || watch(watched, &stopped, report))
+            .inspect_err(|_| registry::clock_stop())?;
         Ok(Watchdog {
             stop,
             thread: Some(thread),
@@ -152,8 +160,10 @@ impl Drop for Watchdog {
 }
 
 fn watch(watched: Watched, stop: &(Mutex<bool>, Condvar), report: impl FnOnce(String)) {
+    let _clock = ClockGuard;
     let (lock, cvar) = stop;
-    let mut last: Option<Counts> = None;
+    // The all-blocked counts last seen, and since when they have held.
+    let mut last: Option<(Counts, Instant)> = None;
     let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let deadline = Instant::now() + watched.interval;
@@ -171,16 +181,29 @@ fn watch(watched: Watched, stop: &(Mutex<bool>, Condvar), report: impl FnOnce(St
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+        registry::clock_tick();
         let snapshot = snapshot(&watched);
         watched.registry.checks.fetch_add(1, Ordering::Release);
-        match snapshot {
-            Some((counts, tasks)) if last.as_ref() == Some(&counts) => {
-                drop(stopped);
-                report(deadlock_report(&tasks));
-                return;
+        last = match (snapshot, last) {
+            (Some(counts), Some((seen, since))) if counts == seen => {
+                if since.elapsed() >= CONFIRM {
+                    drop(stopped);
+                    report(deadlock_report(&watched.registry.tasks()));
+                    return;
+                }
+                Some((seen, since))
             }
-            Some((counts, _)) => last = Some(counts),
-            None => last = None,
-        }
+            (Some(counts), _) => Some((counts, Instant::now())),
+            (None, _) => None,
+        };
+    }
+}
+
+/// Stops the wait-time clock when a watchdog thread ends.
+struct ClockGuard;
+
+impl Drop for ClockGuard {
+    fn drop(&mut self) {
+        registry::clock_stop();
     }
 }

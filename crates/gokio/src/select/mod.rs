@@ -298,9 +298,9 @@ impl<C: Cases> Future for Engine<C> {
         let mut parked = this.parked;
         let poll = poll_op(cx, &op, &mut parked, |park, user| {
             if this.gokio_only {
-                this.poll_cases(park)
+                this.poll_cases(park, user)
             } else {
-                this.poll_cases(user)
+                this.poll_cases(&mut Context::from_waker(user.waker()), user)
             }
         });
         this.parked = parked;
@@ -309,8 +309,11 @@ impl<C: Cases> Future for Engine<C> {
 }
 
 impl<C: Cases> Engine<C> {
-    fn poll_cases(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
-        let coop = ready!(poll_proceed(cx));
+    /// `cx` registers in the channels; `user`, the caller's own context,
+    /// takes part in the cooperative budget, whose deferred wake-up must
+    /// count as a way to be woken.
+    fn poll_cases(&mut self, cx: &mut Context<'_>, user: &mut Context<'_>) -> Poll<usize> {
+        let coop = ready!(poll_proceed(user));
         let this = self;
         loop {
             if let Some(won) = this.withdraw() {
