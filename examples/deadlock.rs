@@ -11,11 +11,13 @@
 //! fatal error: all goroutines are asleep - deadlock!
 //!
 //! goroutine 1 [chan send]:
-//! gokio::Chan::send(..), waiting 201.483ms
-//!         examples/seeds/seed001_deadlock.rs:23:12
+//! gokio::Chan::send(..), waiting 200.0ms
+//!         examples/deadlock.rs:26:12
 //! created by gokio::run
-//!         examples/seeds/seed001_deadlock.rs:20:5
+//!         examples/deadlock.rs:23:5
 //! ```
+//!
+//! Run it with `cargo run --example deadlock` (exit status 2).
 
 use gokio::chan;
 

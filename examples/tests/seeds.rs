@@ -18,6 +18,19 @@ fn target_dir() -> PathBuf {
 /// Builds the examples (once per test binary), runs `name`, checks that it
 /// exits with status 0 and returns its stdout lines.
 fn run(name: &str) -> Vec<String> {
+    let out = run_raw(name);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert!(
+        out.status.success(),
+        "{name} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// Builds the examples (once per test binary) and runs `name`.
+fn run_raw(name: &str) -> std::process::Output {
     BUILD.call_once(|| {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         let status = Command::new(env!("CARGO"))
@@ -35,17 +48,9 @@ fn run(name: &str) -> Vec<String> {
         assert!(status.success(), "cargo build --examples failed");
     });
     let bin = target_dir().join("debug/examples").join(name);
-    let out = Command::new(&bin)
+    Command::new(&bin)
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    assert!(
-        out.status.success(),
-        "{name} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout.lines().map(str::to_owned).collect()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
 }
 
 fn pos(lines: &[String], line: &str) -> usize {
@@ -315,4 +320,30 @@ fn seed004_worker_pool() {
             "{out:?}"
         );
     }
+}
+
+#[test]
+fn deadlock() {
+    // Seed 001 with the buffer too small: Go's report, exit status 2.
+    let out = run_raw("deadlock");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is printed before the deadlock"
+    );
+    let send_line = include_str!("../deadlock.rs")
+        .lines()
+        .position(|l| l.contains("ch.send(2)"))
+        .expect("the blocking send")
+        + 1;
+    let expected = "fatal error: all goroutines are asleep - deadlock!\n\n\
+                    goroutine 1 [chan send]:\n\
+                    gokio::Chan::send(..), waiting ";
+    assert!(stderr.starts_with(expected), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("\texamples/deadlock.rs:{send_line}:")),
+        "the dump points at the send on line {send_line}:\n{stderr}"
+    );
+    assert!(stderr.contains("created by gokio::run\n"), "{stderr}");
 }
