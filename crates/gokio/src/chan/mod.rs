@@ -278,6 +278,11 @@ impl<T> Shared<T> {
                 Flavor::Rendezvous(r) => {
                     let mut send = Bound::new(r, rendezvous::SendOp::new(value));
                     poll_fn(|cx| {
+                        // Woken by the receiver that took the value: done,
+                        // no bookkeeping.
+                        if let Some(result) = send.op.poll_done() {
+                            return Poll::Ready(result);
+                        }
                         poll_op(cx, &op, &mut parked, |park, _| {
                             send.op.poll(send.chan, park)
                         })
@@ -307,6 +312,11 @@ impl<T> Shared<T> {
                 Flavor::Rendezvous(r) => {
                     let mut recv = Bound::new(r, rendezvous::RecvOp::default());
                     poll_fn(|cx| {
+                        // Woken by the sender that delivered: done, no
+                        // bookkeeping.
+                        if let Some(value) = recv.op.poll_done(recv.chan) {
+                            return Poll::Ready(value);
+                        }
                         poll_op(cx, &op, &mut parked, |park, _| {
                             recv.op.poll(recv.chan, park)
                         })

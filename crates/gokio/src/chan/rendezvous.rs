@@ -471,6 +471,17 @@ impl<T> Default for RecvOp<T> {
 }
 
 impl<T> RecvOp<T> {
+    /// The result, if a sender has already completed this parked receive:
+    /// a poll that needs no waker (the wake-up that brought us here was
+    /// that completion).
+    pub(crate) fn poll_done(&mut self, chan: &Rendezvous<T>) -> Option<Option<T>> {
+        let waiter = self.waiter.as_ref()?;
+        waiter.token.completed()?;
+        let value = Self::finish(chan, waiter);
+        self.waiter = None;
+        Some(value)
+    }
+
     pub(crate) fn poll(&mut self, chan: &Rendezvous<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(waiter) = &self.waiter {
             // Register before checking, so a completion in between wakes us.
@@ -556,6 +567,14 @@ impl<T> SendOp<T> {
             value: Some(value),
             waiter: None,
         }
+    }
+
+    /// The result, if a receiver has already completed this parked send
+    /// (see [`RecvOp::poll_done`]).
+    pub(crate) fn poll_done(&mut self) -> Option<Result<(), SendError<T>>> {
+        self.waiter.as_ref()?.token.completed()?;
+        let waiter = self.waiter.take()?;
+        Some(Self::finish(&waiter))
     }
 
     pub(crate) fn poll(

@@ -293,28 +293,8 @@ impl<C: Cases> Future for Engine<C> {
     type Output = usize;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let coop = ready!(poll_proceed(cx));
         let this = &mut *self;
-        let op = this.op;
-        let mut parked = this.parked;
-        let poll = poll_op(cx, &op, &mut parked, |park, user| {
-            if this.gokio_only {
-                this.poll_cases(park, user)
-            } else {
-                this.poll_cases(&mut Context::from_waker(user.waker()), user)
-            }
-        });
-        this.parked = parked;
-        poll
-    }
-}
-
-impl<C: Cases> Engine<C> {
-    /// `cx` registers in the channels; `user`, the caller's own context,
-    /// takes part in the cooperative budget, whose deferred wake-up must
-    /// count as a way to be woken.
-    fn poll_cases(&mut self, cx: &mut Context<'_>, user: &mut Context<'_>) -> Poll<usize> {
-        let coop = ready!(poll_proceed(user));
-        let this = self;
         loop {
             if let Some(won) = this.withdraw() {
                 coop.made_progress();
@@ -324,20 +304,45 @@ impl<C: Cases> Engine<C> {
                 coop.made_progress();
                 return Poll::Ready(chosen);
             }
-            let token = Token::new(cx.waker());
-            this.token = Some(Arc::clone(&token));
-            let mut looks_ready = false;
-            for index in 0..this.cases.len() {
-                let reg = Reg {
-                    token: Arc::clone(&token),
-                    index,
+            // Publishing is the only step that stores wakers, so the only
+            // one that goes through the goroutine's bookkeeping.
+            let (op, gokio_only) = (this.op, this.gokio_only);
+            let mut parked = this.parked;
+            let published = poll_op(cx, &op, &mut parked, |park, user| {
+                let looks_ready = if gokio_only {
+                    this.publish(park)
+                } else {
+                    this.publish(user)
                 };
-                looks_ready |= this.cases.case(index).publish(&reg, cx);
-            }
-            if !looks_ready {
+                if looks_ready {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            });
+            this.parked = parked;
+            if published.is_pending() {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+impl<C: Cases> Engine<C> {
+    /// Step 2: registers every case under a fresh token waking `cx`; returns
+    /// whether a case looked ready meanwhile (withdraw and try again).
+    fn publish(&mut self, cx: &mut Context<'_>) -> bool {
+        let token = Token::new(cx.waker());
+        self.token = Some(Arc::clone(&token));
+        let mut looks_ready = false;
+        for index in 0..self.cases.len() {
+            let reg = Reg {
+                token: Arc::clone(&token),
+                index,
+            };
+            looks_ready |= self.cases.case(index).publish(&reg, cx);
+        }
+        looks_ready
     }
 }
 
