@@ -28,14 +28,10 @@ use std::panic::Location;
 use tokio::task::{JoinError, JoinHandle};
 use tracing::Instrument;
 
-use crate::runtime::registry::{self, poll_op, Op, Spawn, Wait};
+use crate::runtime::registry::{self, poll_op, CreatedBy, Op, OpKind, Spawn};
 
 /// The wait of an awaited [`Goroutine`]; `Future::poll` has no call site.
-const JOIN: Op = Op {
-    wait: Wait::Join,
-    name: "gokio::Goroutine.await",
-    at: None,
-};
+const JOIN: Op = Op::untracked(OpKind::Join);
 
 /// The source of goroutine ids. Go numbers the main goroutine 1, so spawned
 /// goroutines start at 2 (the runtime gives id 1 to main under `run`).
@@ -81,7 +77,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn(None, "gokio::go", Location::caller(), fut)
+    spawn(None, CreatedBy::Go, Location::caller(), fut)
 }
 
 /// Starts `fut` as a new goroutine with a name: [`go`], plus a name that
@@ -116,7 +112,7 @@ where
 {
     spawn(
         Some(name.into()),
-        "gokio::go_named",
+        CreatedBy::GoNamed,
         Location::caller(),
         fut,
     )
@@ -124,7 +120,7 @@ where
 
 fn spawn<F>(
     name: Option<String>,
-    created_by: &'static str,
+    created_by: CreatedBy,
     created_at: &'static Location<'static>,
     fut: F,
 ) -> Goroutine<F::Output>

@@ -16,7 +16,7 @@ use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::chan::{Receiver, Timer};
-use crate::runtime::registry::{track, Op, Wait};
+use crate::runtime::registry::{track, Op, OpKind};
 
 /// A channel that delivers one value, the instant it fired, after `d`: Go's
 /// `time.After(d)`. After that value it never delivers again and never
@@ -92,7 +92,7 @@ pub fn never<T>() -> Receiver<T> {
 /// ```
 #[track_caller]
 pub fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let op = Op::new(Wait::Sleep, "gokio::sleep(..)", Location::caller());
+    let op = Op::new(OpKind::Sleep, Location::caller());
     // Not gokio-only: the timer wakes it.
     track(op, false, tokio::time::sleep(d))
 }

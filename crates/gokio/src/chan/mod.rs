@@ -80,6 +80,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures::future::Either;
 use futures::{Sink, Stream};
 use tokio::task::coop::{cooperative, poll_proceed};
 use tokio::time::Sleep;
@@ -91,41 +92,25 @@ pub(crate) use timer::Timer;
 use buffered::Buffered;
 use rendezvous::Rendezvous;
 
-use crate::runtime::registry::{poll_op, track, Op, Wait};
+use crate::runtime::registry::{poll_op, track, Op, OpKind};
 
 /// A waiting operation called at the caller's location (for `dump`).
 #[track_caller]
-fn op(wait: Wait, name: &'static str) -> Op {
-    Op::new(wait, name, std::panic::Location::caller())
+fn op(kind: OpKind) -> Op {
+    Op::new(kind, std::panic::Location::caller())
 }
 
 /// A receive through `Stream::poll_next`, which has no call site.
-const STREAM_NEXT: Op = Op {
-    wait: Wait::ChanRecv,
-    name: "gokio::Receiver as Stream",
-    at: None,
-};
+const STREAM_NEXT: Op = Op::untracked(OpKind::StreamNext);
 
 /// `send_blocking`: a plain thread's, never a goroutine's wait.
-const BLOCKING_SEND: Op = Op {
-    wait: Wait::ChanSend,
-    name: "gokio::Chan::send_blocking(..)",
-    at: None,
-};
+const BLOCKING_SEND: Op = Op::untracked(OpKind::SendBlocking);
 
 /// `recv_blocking`: a plain thread's, never a goroutine's wait.
-const BLOCKING_RECV: Op = Op {
-    wait: Wait::ChanRecv,
-    name: "gokio::Chan::recv_blocking()",
-    at: None,
-};
+const BLOCKING_RECV: Op = Op::untracked(OpKind::RecvBlocking);
 
 /// A send through `Sink`, which has no call site.
-const SINK_SEND: Op = Op {
-    wait: Wait::ChanSend,
-    name: "gokio::Sender as Sink",
-    at: None,
-};
+const SINK_SEND: Op = Op::untracked(OpKind::SinkSend);
 
 /// Makes a channel: Go's `make(chan T, cap)`.
 ///
@@ -293,9 +278,18 @@ impl<T> Shared<T> {
         })
     }
 
-    /// `<-ch`. `op` says where the user called it (for `dump`).
-    fn recv(&self, op: Op) -> impl Future<Output = Option<T>> + '_ {
+    /// `<-ch` on a handle: first the handle's own parked stream receive
+    /// (`stream`), then the channel. `op` says where the user called it
+    /// (for `dump`).
+    fn recv<'a>(
+        &'a self,
+        stream: Option<&'a StreamSlot<T>>,
+        op: Op,
+    ) -> impl Future<Output = Option<T>> + 'a {
         cooperative(async move {
+            if let Some(result) = stream.and_then(|stream| stream.reclaim(self)) {
+                return result;
+            }
             let mut parked = false;
             match &self.flavor {
                 Flavor::Buffered(b) => {
@@ -377,13 +371,18 @@ impl<T> Shared<T> {
         })
     }
 
-    /// As [`send_timeout`](Shared::send_timeout), for a receive.
-    fn recv_timeout(
-        &self,
+    /// As [`send_timeout`](Shared::send_timeout), for a receive on a handle
+    /// (see [`recv`](Shared::recv)).
+    fn recv_timeout<'a>(
+        &'a self,
+        stream: &'a StreamSlot<T>,
         timeout: Duration,
         op: Op,
-    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
+    ) -> impl Future<Output = Result<T, RecvTimeoutError>> + 'a {
         cooperative(async move {
+            if let Some(result) = stream.reclaim(self) {
+                return result.ok_or(RecvTimeoutError::Closed);
+            }
             let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
             let mut parked = false;
             match &self.flavor {
@@ -437,7 +436,7 @@ impl<T> Shared<T> {
     fn recv_blocking(&self) -> Option<T> {
         match &self.flavor {
             Flavor::Buffered(b) => b.recv_blocking(),
-            Flavor::Rendezvous(_) => futures::executor::block_on(self.recv(BLOCKING_RECV)),
+            Flavor::Rendezvous(_) => futures::executor::block_on(self.recv(None, BLOCKING_RECV)),
         }
     }
 }
@@ -605,32 +604,11 @@ impl<T> StreamSlot<T> {
     }
 }
 
-/// Receives on a handle: first the handle's own parked stream receive, then
-/// the channel.
-async fn recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>, op: Op) -> Option<T> {
-    if let Some(result) = stream.reclaim(shared) {
-        return result;
-    }
-    shared.recv(op).await
-}
-
 fn try_recv_on<T>(shared: &Shared<T>, stream: &StreamSlot<T>) -> Result<T, TryRecvError> {
     match stream.reclaim(shared) {
         Some(Some(v)) => Ok(v),
         Some(None) => Err(TryRecvError::Closed),
         None => shared.try_recv(),
-    }
-}
-
-async fn recv_timeout_on<T>(
-    shared: &Shared<T>,
-    stream: &StreamSlot<T>,
-    timeout: Duration,
-    op: Op,
-) -> Result<T, RecvTimeoutError> {
-    match stream.reclaim(shared) {
-        Some(result) => result.ok_or(RecvTimeoutError::Closed),
-        None => shared.recv_timeout(timeout, op).await,
     }
 }
 
@@ -759,8 +737,7 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        self.shared
-            .send(value, op(Wait::ChanSend, "gokio::Chan::send(..)"))
+        self.shared.send(value, op(OpKind::ChanSend))
     }
 
     /// Sends without waiting: Go's `select { case ch <- v: default: }`.
@@ -812,11 +789,8 @@ impl<T> Chan<T> {
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        self.shared.send_timeout(
-            value,
-            timeout,
-            op(Wait::ChanSend, "gokio::Chan::send_timeout(..)"),
-        )
+        self.shared
+            .send_timeout(value, timeout, op(OpKind::ChanSendTimeout))
     }
 
     /// Sends from a plain thread, blocking it while the channel is full.
@@ -865,11 +839,7 @@ impl<T> Chan<T> {
     /// ```
     #[track_caller]
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        recv_on(
-            &self.shared,
-            &self.stream,
-            op(Wait::ChanRecv, "gokio::Chan::recv()"),
-        )
+        self.shared.recv(Some(&self.stream), op(OpKind::ChanRecv))
     }
 
     /// Receives with Go's comma-ok form: `(value, true)`, or
@@ -945,12 +915,8 @@ impl<T> Chan<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
-        recv_timeout_on(
-            &self.shared,
-            &self.stream,
-            timeout,
-            op(Wait::ChanRecv, "gokio::Chan::recv_timeout(..)"),
-        )
+        self.shared
+            .recv_timeout(&self.stream, timeout, op(OpKind::ChanRecvTimeout))
     }
 
     /// Receives on a plain thread, blocking it until a value is available.
@@ -1198,8 +1164,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
-        self.shared
-            .send(value, op(Wait::ChanSend, "gokio::Sender::send(..)"))
+        self.shared.send(value, op(OpKind::SenderSend))
     }
 
     /// Sends without waiting. See [`Chan::try_send`].
@@ -1247,11 +1212,8 @@ impl<T> Sender<T> {
         value: T,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
-        self.shared.send_timeout(
-            value,
-            timeout,
-            op(Wait::ChanSend, "gokio::Sender::send_timeout(..)"),
-        )
+        self.shared
+            .send_timeout(value, timeout, op(OpKind::SenderSendTimeout))
     }
 
     /// Sends from a plain thread. See [`Chan::send_blocking`].
@@ -1478,19 +1440,23 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv(&self) -> impl Future<Output = Option<T>> + '_ {
-        let op = op(Wait::ChanRecv, "gokio::Receiver::recv()");
-        async move {
-            match &self.source {
-                // Channel receives take part in the budget themselves.
-                Source::Chan(shared) => recv_on(shared, &self.stream, op).await,
-                // A timer receive waits on Tokio's timer, which can wake it.
-                Source::Timer(timer, into) => {
-                    let mut sleep = None;
-                    let recv = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx)));
-                    Some(into(track(op, false, recv).await))
+        let op = op(OpKind::ReceiverRecv);
+        match &self.source {
+            // Channel receives take part in the budget themselves.
+            Source::Chan(shared) => Either::Left(shared.recv(Some(&self.stream), op)),
+            // Boxed: rare, and large enough to double every receive's size.
+            source => Either::Right(Box::pin(async move {
+                match source {
+                    // A timer receive waits on Tokio's timer, which can wake
+                    // it.
+                    Source::Timer(timer, into) => {
+                        let mut sleep = None;
+                        let recv = cooperative(poll_fn(|cx| timer.poll_recv(&mut sleep, cx)));
+                        Some(into(track(op, false, recv).await))
+                    }
+                    _ => track(op, true, std::future::pending()).await,
                 }
-                Source::Never => track(op, true, std::future::pending()).await,
-            }
+            })),
         }
     }
 
@@ -1565,16 +1531,17 @@ impl<T> Receiver<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<T, RecvTimeoutError>> + '_ {
-        let op = op(Wait::ChanRecv, "gokio::Receiver::recv_timeout(..)");
-        async move {
-            match &self.source {
-                Source::Chan(shared) => recv_timeout_on(shared, &self.stream, timeout, op).await,
-                _ => match track(op, false, tokio::time::timeout(timeout, self.recv())).await {
+        let op = op(OpKind::ReceiverRecvTimeout);
+        match &self.source {
+            Source::Chan(shared) => Either::Left(shared.recv_timeout(&self.stream, timeout, op)),
+            // Boxed, as in `recv`.
+            _ => Either::Right(Box::pin(async move {
+                match track(op, false, tokio::time::timeout(timeout, self.recv())).await {
                     Ok(Some(v)) => Ok(v),
                     Ok(None) => Err(RecvTimeoutError::Closed),
                     Err(_) => Err(RecvTimeoutError::Timeout),
-                },
-            }
+                }
+            })),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use super::registry::{self, Registry, Spawn};
+use super::registry::{self, CreatedBy, Registry, Spawn};
 use super::watchdog::{Watchdog, Watched};
 
 /// The id of the main goroutine, as in Go.
@@ -246,7 +246,7 @@ impl Builder {
         let spec = Spawn {
             id: MAIN_GOROUTINE_ID,
             name: None,
-            created_by: "gokio::run",
+            created_by: CreatedBy::Run,
             created_at: caller,
         };
         // Main is spawned rather than passed to `block_on` so that it runs on

@@ -43,9 +43,9 @@
 //! start.
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::Location;
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
@@ -96,22 +96,121 @@ impl Wait {
     }
 }
 
-/// One waiting operation: its state, the name of the call and where the user
-/// made it.
+/// Every gokio call that can wait: its state and its name in `dump()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum OpKind {
+    ChanSend,
+    ChanSendTimeout,
+    SenderSend,
+    SenderSendTimeout,
+    SendBlocking,
+    SinkSend,
+    ChanRecv,
+    ChanRecvTimeout,
+    ReceiverRecv,
+    ReceiverRecvTimeout,
+    RecvBlocking,
+    StreamNext,
+    SelectMacro,
+    SelectAwait,
+    SelectNoCases,
+    WaitGroupWait,
+    Sleep,
+    Join,
+}
+
+impl OpKind {
+    /// The state a goroutine waiting in this call is in.
+    pub(crate) fn wait(self) -> Wait {
+        match self {
+            OpKind::ChanSend => Wait::ChanSend,
+            OpKind::ChanSendTimeout => Wait::ChanSend,
+            OpKind::SenderSend => Wait::ChanSend,
+            OpKind::SenderSendTimeout => Wait::ChanSend,
+            OpKind::SendBlocking => Wait::ChanSend,
+            OpKind::SinkSend => Wait::ChanSend,
+            OpKind::ChanRecv => Wait::ChanRecv,
+            OpKind::ChanRecvTimeout => Wait::ChanRecv,
+            OpKind::ReceiverRecv => Wait::ChanRecv,
+            OpKind::ReceiverRecvTimeout => Wait::ChanRecv,
+            OpKind::RecvBlocking => Wait::ChanRecv,
+            OpKind::StreamNext => Wait::ChanRecv,
+            OpKind::SelectMacro => Wait::Select,
+            OpKind::SelectAwait => Wait::Select,
+            OpKind::SelectNoCases => Wait::SelectNoCases,
+            OpKind::WaitGroupWait => Wait::WaitGroup,
+            OpKind::Sleep => Wait::Sleep,
+            OpKind::Join => Wait::Join,
+        }
+    }
+
+    /// The call as the dump names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            OpKind::ChanSend => "gokio::Chan::send(..)",
+            OpKind::ChanSendTimeout => "gokio::Chan::send_timeout(..)",
+            OpKind::SenderSend => "gokio::Sender::send(..)",
+            OpKind::SenderSendTimeout => "gokio::Sender::send_timeout(..)",
+            OpKind::SendBlocking => "gokio::Chan::send_blocking(..)",
+            OpKind::SinkSend => "gokio::Sender as Sink",
+            OpKind::ChanRecv => "gokio::Chan::recv()",
+            OpKind::ChanRecvTimeout => "gokio::Chan::recv_timeout(..)",
+            OpKind::ReceiverRecv => "gokio::Receiver::recv()",
+            OpKind::ReceiverRecvTimeout => "gokio::Receiver::recv_timeout(..)",
+            OpKind::RecvBlocking => "gokio::Chan::recv_blocking()",
+            OpKind::StreamNext => "gokio::Receiver as Stream",
+            OpKind::SelectMacro => "gokio::select!",
+            OpKind::SelectAwait => "gokio::Select.await",
+            OpKind::SelectNoCases => "gokio::select! {}",
+            OpKind::WaitGroupWait => "gokio::WaitGroup::wait()",
+            OpKind::Sleep => "gokio::sleep(..)",
+            OpKind::Join => "gokio::Goroutine.await",
+        }
+    }
+
+    fn from_u8(v: u8) -> Option<OpKind> {
+        Some(match v {
+            0 => OpKind::ChanSend,
+            1 => OpKind::ChanSendTimeout,
+            2 => OpKind::SenderSend,
+            3 => OpKind::SenderSendTimeout,
+            4 => OpKind::SendBlocking,
+            5 => OpKind::SinkSend,
+            6 => OpKind::ChanRecv,
+            7 => OpKind::ChanRecvTimeout,
+            8 => OpKind::ReceiverRecv,
+            9 => OpKind::ReceiverRecvTimeout,
+            10 => OpKind::RecvBlocking,
+            11 => OpKind::StreamNext,
+            12 => OpKind::SelectMacro,
+            13 => OpKind::SelectAwait,
+            14 => OpKind::SelectNoCases,
+            15 => OpKind::WaitGroupWait,
+            16 => OpKind::Sleep,
+            17 => OpKind::Join,
+            _ => return None,
+        })
+    }
+}
+
+/// One waiting operation: what it is and where the user called it (16
+/// bytes, carried by every operation's future).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Op {
-    pub(crate) wait: Wait,
-    pub(crate) name: &'static str,
     pub(crate) at: Option<&'static Location<'static>>,
+    pub(crate) kind: OpKind,
 }
 
 impl Op {
-    pub(crate) const fn new(wait: Wait, name: &'static str, at: &'static Location<'static>) -> Op {
-        Op {
-            wait,
-            name,
-            at: Some(at),
-        }
+    pub(crate) const fn new(kind: OpKind, at: &'static Location<'static>) -> Op {
+        Op { at: Some(at), kind }
+    }
+
+    /// An operation reached through a trait (`Future`, `Stream`, `Sink`),
+    /// which has no call site.
+    pub(crate) const fn untracked(kind: OpKind) -> Op {
+        Op { at: None, kind }
     }
 }
 
@@ -126,8 +225,8 @@ pub(crate) struct Site {
     pub(crate) waited: Option<Duration>,
 }
 
-/// Interns `&'static str`s (operation names and file names) as small
-/// numbers, so a wait's site fits in two atomic words.
+/// Interns file names (`&'static str`s) as small numbers, so a wait's site
+/// fits in two atomic words.
 mod interner {
     use std::cell::Cell;
     use std::sync::Mutex;
@@ -232,11 +331,10 @@ const NO_FILE: u64 = u32::MAX as u64;
 /// goroutine's gokio waker.
 pub(crate) struct Task {
     pub(crate) id: u64,
-    pub(crate) name: Option<String>,
-    /// The goroutine that called `go`, if any.
-    pub(crate) parent: Option<u64>,
-    /// `gokio::go`, `gokio::go_named` or `gokio::run`.
-    pub(crate) created_by: &'static str,
+    pub(crate) name: Option<Box<str>>,
+    /// The goroutine that called `go`; 0 if none.
+    parent: u64,
+    pub(crate) created_by: CreatedBy,
     pub(crate) created_at: &'static Location<'static>,
     /// The user waker, to count its clones and recognise it.
     user: Weak<UserWake>,
@@ -251,8 +349,8 @@ pub(crate) struct Task {
     /// A [`Wait`]: `Running` at the start of every poll, set by the gokio
     /// operation that returned `Pending`.
     state: AtomicU8,
-    /// The site of the current wait: interned name (high half) and file (low
-    /// half, `NO_FILE` if none).
+    /// The site of the current wait: the `OpKind` (high half) and the
+    /// interned file (low half, `NO_FILE` if none).
     site_names: AtomicU64,
     /// Line (high half) and column (low half) of the current wait's call.
     site_line_col: AtomicU64,
@@ -265,9 +363,37 @@ pub(crate) struct Task {
     done: AtomicBool,
 }
 
+/// The call that started a goroutine.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CreatedBy {
+    Go,
+    GoNamed,
+    Run,
+}
+
+impl CreatedBy {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CreatedBy::Go => "gokio::go",
+            CreatedBy::GoNamed => "gokio::go_named",
+            CreatedBy::Run => "gokio::run",
+        }
+    }
+}
+
 impl Task {
+    /// The goroutine that started this one, if any.
+    pub(crate) fn parent(&self) -> Option<u64> {
+        (self.parent != 0).then_some(self.parent)
+    }
+
     fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
+    }
+
+    fn mark_done(&self) {
+        // Release: a registry that sees `done` sees everything before it.
+        self.done.store(true, Ordering::Release);
     }
 
     fn signal(&self) {
@@ -288,17 +414,17 @@ impl Task {
     fn park(&self, op: &Op, fresh: bool) {
         // Relaxed: read together with the poll counter, whose Release store
         // at the end of the poll publishes them.
-        self.state.store(op.wait as u8, Ordering::Relaxed);
+        self.state.store(op.kind.wait() as u8, Ordering::Relaxed);
         if !fresh {
             return;
         }
         self.site_since.store(clock::now(), Ordering::Relaxed);
         // A loop waits at the same call again and again: the site words
         // already say so. (Only the polling thread writes them.)
-        let key = op.name.as_ptr() as usize ^ op.at.map_or(0, |at| std::ptr::from_ref(at) as usize);
+        let key = (op.kind as usize) ^ op.at.map_or(0, |at| std::ptr::from_ref(at) as usize);
         if self.site_key.load(Ordering::Relaxed) != key {
             self.site_key.store(key, Ordering::Relaxed);
-            let name = u64::from(interner::intern(op.name));
+            let name = op.kind as u64;
             let (file, line_col) = match op.at {
                 Some(at) => (
                     u64::from(interner::intern(at.file())),
@@ -325,18 +451,19 @@ impl Task {
             let names = self.site_names.load(Ordering::Relaxed);
             let line_col = self.site_line_col.load(Ordering::Relaxed);
             let since = self.site_since.load(Ordering::Relaxed);
+            let site_key = self.site_key.load(Ordering::Relaxed);
             std::sync::atomic::fence(Ordering::Acquire);
             let after = self.polls.load(Ordering::Relaxed);
             tries += 1;
             if (before != after || before % 2 == 1) && tries < 3 {
                 continue;
             }
-            if wait == Wait::Running || names == 0 && line_col == 0 && since == 0 {
+            if wait == Wait::Running || site_key == 0 {
                 return (wait, None);
             }
             let file = names & NO_FILE;
             let site = Site {
-                name: interner::get((names >> 32) as u32),
+                name: OpKind::from_u8((names >> 32) as u8).map_or("?", OpKind::name),
                 at: (file != NO_FILE).then(|| {
                     (
                         interner::get(file as u32),
@@ -562,7 +689,7 @@ pub(crate) fn current_id() -> Option<u64> {
 pub(crate) struct Spawn {
     pub(crate) id: u64,
     pub(crate) name: Option<String>,
-    pub(crate) created_by: &'static str,
+    pub(crate) created_by: CreatedBy,
     pub(crate) created_at: &'static Location<'static>,
 }
 
@@ -579,8 +706,8 @@ pub(crate) fn spawn<F: Future>(
     let user = Arc::new_cyclic(|user| UserWake {
         task: Arc::new(Task {
             id: spec.id,
-            name: spec.name,
-            parent,
+            name: spec.name.map(String::into_boxed_str),
+            parent: parent.unwrap_or(0),
             created_by: spec.created_by,
             created_at: spec.created_at,
             user: user.clone(),
@@ -601,49 +728,69 @@ pub(crate) fn spawn<F: Future>(
         Some(registry) => registry.insert(Arc::clone(&task)),
         None => with_current(|registry| registry.insert(Arc::clone(&task))),
     }
-    let registered = Registered(Arc::clone(&task));
     let user_waker = Waker::from(user);
-    async move {
-        let _registered = registered;
-        let mut fut = pin!(fut);
-        let gokio_waker = Waker::from(Arc::clone(&task));
-        let mut current = Some(Current { task, gokio_waker });
-        let mut polls = 0u64;
-        poll_fn(move |cx| {
-            let entry = current
-                .take()
-                .expect("a goroutine's task is back after each poll");
-            let task = &entry.task;
-            task.task_waker.get_or_init(|| cx.waker().clone());
-            polls += 1;
-            // Release: pairs with the watchdog's Acquire load.
-            task.polls.store(polls, Ordering::Release);
-            task.state.store(Wait::Running as u8, Ordering::Relaxed);
-            // Acquire: pairs with the Release increment in `Task::signal`.
-            let wakes = task.wakes.load(Ordering::Acquire);
-            task.seen_wakes.store(wakes, Ordering::Relaxed);
-
-            let entered = Entered::enter(entry);
-            let poll = fut.as_mut().poll(&mut Context::from_waker(&user_waker));
-            let entry = entered.leave();
-
-            polls += 1;
-            entry.task.polls.store(polls, Ordering::Release);
-            current = Some(entry);
-            poll
-        })
-        .await
+    let gokio_waker = Waker::from(Arc::clone(&task));
+    GoroutineFuture {
+        fut,
+        slot: Slot(Some(Current { task, gokio_waker })),
+        user_waker,
     }
 }
 
-/// Marks a goroutine done when its future is dropped (finished, aborted, or
-/// abandoned at shutdown); its registry purges it later.
-struct Registered(Arc<Task>);
+pin_project_lite::pin_project! {
+    /// A goroutine's future as Tokio runs it: the user's future, polled with
+    /// the user waker while the goroutine is current on the thread. (A
+    /// struct rather than an `async` block, which would store the user's
+    /// future twice.)
+    pub(crate) struct GoroutineFuture<F> {
+        #[pin]
+        fut: F,
+        slot: Slot,
+        user_waker: Waker,
+    }
+}
 
-impl Drop for Registered {
+impl<F: Future> Future for GoroutineFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let entry = this
+            .slot
+            .0
+            .take()
+            .expect("a goroutine's task is back after each poll");
+        let task = &entry.task;
+        task.task_waker.get_or_init(|| cx.waker().clone());
+        // Only this wrapper writes `polls`. Release: pairs with the
+        // watchdog's Acquire load.
+        let polls = task.polls.load(Ordering::Relaxed);
+        task.polls.store(polls + 1, Ordering::Release);
+        task.state.store(Wait::Running as u8, Ordering::Relaxed);
+        // Acquire: pairs with the Release increment in `Task::signal`.
+        let wakes = task.wakes.load(Ordering::Acquire);
+        task.seen_wakes.store(wakes, Ordering::Relaxed);
+
+        let entered = Entered::enter(entry);
+        let poll = this.fut.poll(&mut Context::from_waker(this.user_waker));
+        let entry = entered.leave();
+
+        entry.task.polls.store(polls + 2, Ordering::Release);
+        this.slot.0 = Some(entry);
+        poll
+    }
+}
+
+/// The goroutine wrapper's hold on its task between polls. Dropping it (the
+/// goroutine finished, was aborted, or was abandoned at shutdown) marks the
+/// task done; its registry purges it later.
+struct Slot(Option<Current>);
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        // Release: a registry that sees `done` sees everything before it.
-        self.0.done.store(true, Ordering::Release);
+        if let Some(current) = &self.0 {
+            current.task.mark_done();
+        }
     }
 }
 
@@ -675,8 +822,13 @@ impl Entered {
 impl Drop for Entered {
     fn drop(&mut self) {
         if !self.left {
+            // The poll panicked: the goroutine is over (Tokio drops its
+            // future next, without the task, which was in the thread-local).
             let previous = self.previous.take();
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            let entry = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
+            if let Some(entry) = entry {
+                entry.task.mark_done();
+            }
         }
     }
 }
@@ -722,17 +874,39 @@ pub(crate) fn poll_op<R>(
 /// [`poll_op`] (it waits only on gokio's structures); otherwise with the
 /// caller's context (it also waits on a timer, say), so the goroutine never
 /// counts as blocked while in it.
-pub(crate) async fn track<F: Future>(op: Op, gokio_only: bool, fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut parked = false;
-    poll_fn(|cx| {
-        poll_op(cx, &op, &mut parked, |park, user| {
+pub(crate) fn track<F: Future>(op: Op, gokio_only: bool, fut: F) -> Tracked<F> {
+    Tracked {
+        fut,
+        op,
+        gokio_only,
+        parked: false,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`track`].
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        fut: F,
+        op: Op,
+        gokio_only: bool,
+        parked: bool,
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let mut fut = this.fut;
+        let gokio_only = *this.gokio_only;
+        poll_op(cx, this.op, this.parked, |park, user| {
             if gokio_only {
                 fut.as_mut().poll(park)
             } else {
                 fut.as_mut().poll(user)
             }
         })
-    })
-    .await
+    }
 }

@@ -78,8 +78,8 @@ fn format_task(out: &mut String, task: &Task, current: Option<u64>) {
         }
         (_, None) => out.push_str("\t(location not recorded)\n"),
     }
-    let _ = write!(out, "created by {}", task.created_by);
-    if let Some(parent) = task.parent {
+    let _ = write!(out, "created by {}", task.created_by.as_str());
+    if let Some(parent) = task.parent() {
         let _ = write!(out, " in goroutine {parent}");
     }
     let at = task.created_at;

@@ -54,7 +54,7 @@ use tokio::task::coop::poll_proceed;
 
 use crate::chan::case::{AnyCase, Case, RecvSource, Reg, SendTarget};
 use crate::chan::token::Token;
-use crate::runtime::registry::{poll_op, Op, Wait};
+use crate::runtime::registry::{poll_op, Op, OpKind};
 use crate::SendError;
 
 /// Items the `select!` macro expands to. Not part of the public API.
@@ -63,7 +63,7 @@ pub mod __private {
     use std::panic::Location;
 
     pub use crate::chan::case::{Case, RecvCase, RecvSource, SendCase, SendTarget};
-    use crate::runtime::registry::{track, Op, Wait};
+    use crate::runtime::registry::{track, Op, OpKind};
 
     /// `recv(rx)`: evaluates the channel expression into a case.
     pub fn recv_case<'a, T>(rx: impl RecvSource<'a, T>) -> RecvCase<'a, T> {
@@ -80,7 +80,7 @@ pub mod __private {
     pub fn select<'a>(
         cases: &'a mut [&'a mut (dyn Case + Send)],
     ) -> impl std::future::Future<Output = usize> + Send + 'a {
-        let op = Op::new(Wait::Select, "gokio::select!", Location::caller());
+        let op = Op::new(OpKind::SelectMacro, Location::caller());
         super::Engine::new(cases, op)
     }
 
@@ -117,7 +117,7 @@ pub mod __private {
     /// `select! {}`: waits forever.
     #[track_caller]
     pub fn forever() -> impl std::future::Future<Output = std::convert::Infallible> {
-        let op = Op::new(Wait::SelectNoCases, "gokio::select! {}", Location::caller());
+        let op = Op::new(OpKind::SelectNoCases, Location::caller());
         track(op, true, std::future::pending())
     }
 }
@@ -520,7 +520,7 @@ impl<'a, T> IntoFuture for Select<'a, T> {
 
     #[track_caller]
     fn into_future(self) -> SelectFuture<'a, T> {
-        let op = Op::new(Wait::Select, "gokio::Select.await", Location::caller());
+        let op = Op::new(OpKind::SelectAwait, Location::caller());
         SelectFuture {
             engine: Engine::new(self.cases, op),
         }

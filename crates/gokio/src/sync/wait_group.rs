@@ -76,7 +76,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::runtime::registry::{track, Op, Wait};
+use crate::runtime::registry::{track, Op, OpKind};
 
 use crate::Goroutine;
 
@@ -266,7 +266,7 @@ impl WaitGroup {
     pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
         let inner = Arc::clone(&self.inner);
         let caller = Location::caller();
-        let op = Op::new(Wait::WaitGroup, "gokio::WaitGroup::wait()", caller);
+        let op = Op::new(OpKind::WaitGroupWait, caller);
         track(op, true, async move {
             // Fast path, an optimization only: a zero seen here is as good as
             // a zero seen after registering. Acquire: synchronizes with the
