@@ -1,7 +1,10 @@
-//! Go concurrency patterns built only on gokio's public API.
+//! Go concurrency patterns built only on gokio's public API: worker pools,
+//! fan-in, fan-out, broadcast, generators and Go's `errgroup`.
 //!
-//! This crate is a placeholder until the worker pool, fan-in, fan-out,
-//! broadcast, generator and errgroup patterns land; see the project's
-//! issue tracker.
+//! Every pattern keeps its buffers bounded (a slow consumer slows the
+//! producers), never loses or duplicates an item, reports a panicking task
+//! instead of hanging, and runs its goroutines in `tracing` spans.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
+
+// Modules (one per pattern family) are added below.
