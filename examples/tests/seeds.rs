@@ -31,6 +31,11 @@ fn run(name: &str) -> Vec<String> {
 
 /// Builds the examples (once per test binary) and runs `name`.
 fn run_raw(name: &str) -> std::process::Output {
+    run_raw_with(name, &[])
+}
+
+/// Builds the examples (once per test binary) and runs `name` with `args`.
+fn run_raw_with(name: &str, args: &[&str]) -> std::process::Output {
     BUILD.call_once(|| {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
         let status = Command::new(env!("CARGO"))
@@ -49,6 +54,7 @@ fn run_raw(name: &str) -> std::process::Output {
     });
     let bin = target_dir().join("debug/examples").join(name);
     Command::new(&bin)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
 }
@@ -346,4 +352,29 @@ fn deadlock() {
         "the dump points at the send on line {send_line}:\n{stderr}"
     );
     assert!(stderr.contains("created by gokio::run\n"), "{stderr}");
+}
+
+#[test]
+fn file_hasher() {
+    // The service example over a fixed directory: one line per file, then
+    // the summary.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    let out = run_raw_with("file_hasher", &[dir.to_str().unwrap(), "3"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), files + 1, "{stdout}");
+    let summary = lines.last().unwrap();
+    assert!(
+        summary.starts_with(&format!("hashed {files} files (")),
+        "{summary}"
+    );
+    assert!(summary.contains("with 3 workers"), "{summary}");
+    assert!(summary.contains(", 0 unreadable"), "{summary}");
+    for line in &lines[..files] {
+        let (hash, path) = line.split_once("  ").unwrap();
+        assert_eq!(hash.len(), 16, "{line}");
+        assert!(path.ends_with(".rs"), "{line}");
+    }
 }

@@ -8,3 +8,12 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 // Modules (one per pattern family) are added below.
+
+mod worker_pool;
+pub use worker_pool::{worker_pool, worker_pool_ordered, Pool, Progress, WorkerPool};
+
+mod fan;
+pub use fan::{broadcast, fan_in, fan_out, generate};
+
+mod err_group;
+pub use err_group::ErrGroup;
