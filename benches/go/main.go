@@ -66,6 +66,10 @@ var workloads = []workload{
 	{"select", selectBench},
 	{"pool", pool},
 	{"fanin", fanin},
+	// gokio's pattern-library versions of pool and fanin; the Go programs
+	// are the same.
+	{"pool-patterns", pool},
+	{"fanin-patterns", fanin},
 	{"pipeline", pipeline},
 	{"wg", wgBench},
 	{"mutex", mutexBench},

@@ -140,7 +140,10 @@ impl Workload {
     }
 }
 
-/// Every workload of issue 5, in the issue's order.
+/// Every workload of issue 5, in the issue's order, plus `pool-patterns`
+/// and `fanin-patterns`: `pool` and `fanin` written with `gokio_patterns`
+/// (`worker_pool`, `fan_in`) instead of by hand; their raw and Go variants
+/// are `pool`'s and `fanin`'s.
 pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "spawn",
@@ -185,6 +188,16 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanin",
         gokio: fanin_gokio,
+        raw: fanin_raw,
+    },
+    Workload {
+        name: "pool-patterns",
+        gokio: pool_patterns,
+        raw: pool_raw,
+    },
+    Workload {
+        name: "fanin-patterns",
+        gokio: fanin_patterns,
         raw: fanin_raw,
     },
     Workload {
@@ -1075,6 +1088,59 @@ pub fn mutex_raw(rt: &Runtime, scale: f64) -> Measurement {
             h.await.expect("contender");
         }
         assert_eq!(black_box(*counter.lock().await), n);
+        Measurement::per_op(start.elapsed(), n)
+    })
+}
+
+/// pool-patterns, gokio: `gokio_patterns::worker_pool(8, jobs, ..)` over the
+/// same tiny jobs as `pool` (the pool's results channel holds 8, its
+/// default).
+pub fn pool_patterns(rt: &Runtime, scale: f64) -> Measurement {
+    let n = count(POOL_N, scale, 1);
+    main_gokio(rt, async move {
+        let start = Instant::now();
+        let jobs = gokio::chan::<u64>(CAP);
+        let jobs_tx = jobs.sender();
+        let results =
+            gokio_patterns::worker_pool(POOL_WORKERS as usize, jobs.receiver(), |x| async move {
+                x * 2
+            });
+        drop(jobs);
+        gokio::go(async move {
+            for i in 0..n {
+                jobs_tx.send(i).await.expect("workers are alive");
+            }
+        });
+        let mut sum = 0u64;
+        while let Some(v) = results.recv().await {
+            sum += v;
+        }
+        assert_eq!(black_box(sum), 2 * sum_to(n));
+        Measurement::per_op(start.elapsed(), n)
+    })
+}
+
+/// fanin-patterns, gokio: `gokio_patterns::fan_in` of the same 8 producers
+/// as `fanin` (its output has capacity 0, Go's merge idiom).
+pub fn fanin_patterns(rt: &Runtime, scale: f64) -> Measurement {
+    let (per, n) = split(FANIN_N, scale, FANIN_PRODUCERS);
+    main_gokio(rt, async move {
+        let start = Instant::now();
+        let inputs: Vec<gokio::Receiver<u64>> = (0..FANIN_PRODUCERS)
+            .map(|p| {
+                gokio_patterns::generate(CAP, move |tx| async move {
+                    for i in p * per..(p + 1) * per {
+                        tx.send(i).await.expect("the merger is alive");
+                    }
+                })
+            })
+            .collect();
+        let out = gokio_patterns::fan_in(inputs);
+        let mut sum = 0u64;
+        while let Some(v) = out.recv().await {
+            sum += v;
+        }
+        assert_eq!(black_box(sum), sum_to(n));
         Measurement::per_op(start.elapsed(), n)
     })
 }

@@ -378,3 +378,22 @@ fn file_hasher() {
         assert!(path.ends_with(".rs"), "{line}");
     }
 }
+
+#[test]
+fn worker_pool() {
+    let lines = run("worker_pool");
+    for job in 0..5 {
+        assert_eq!(count(&lines, &format!("start job {job}")), 2, "{lines:?}");
+        assert_eq!(count(&lines, &format!("end job {job}")), 2, "{lines:?}");
+    }
+    assert!(lines.contains(&"results (sorted): [0, 2, 4, 6, 8]".to_string()));
+    assert!(lines.contains(&"results (in job order): [0, 2, 4, 6, 8]".to_string()));
+}
+
+#[test]
+fn pipeline() {
+    let lines = run("pipeline");
+    let squares: Vec<String> = (0..10).map(|i: i32| (i * i).to_string()).collect();
+    assert_eq!(lines[..10], squares[..], "{lines:?}");
+    assert_eq!(lines[10], "sum = 285");
+}
