@@ -70,14 +70,14 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 use std::time::Instant;
 
-use futures::future::{self, Either};
 use futures::FutureExt;
 use gokio::{Receiver, Sender};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -484,7 +484,8 @@ impl WorkerPool {
         let results = gokio::chan::<R>(self.workers);
         let jobs = Arc::new(jobs);
         for id in 0..self.workers {
-            let worker = completion_worker(Arc::clone(&core), Arc::clone(&jobs), results.sender());
+            let worker =
+                completion_worker(id, Arc::clone(&core), Arc::clone(&jobs), results.sender());
             let pool = Arc::clone(&self.name);
             go_in_span(
                 format!("{}-worker-{id}", self.name),
@@ -546,6 +547,7 @@ impl WorkerPool {
         let jobs = Arc::new(jobs);
 
         let dispatcher = dispatcher(
+            self.workers,
             Arc::clone(&core),
             Arc::clone(&jobs),
             slots.sender(),
@@ -558,7 +560,7 @@ impl WorkerPool {
             move || tracing::info_span!("dispatcher", pool = %pool),
         );
         for id in 0..self.workers {
-            let worker = ordered_worker(Arc::clone(&core), work.receiver(), outcomes.sender());
+            let worker = ordered_worker(id, Arc::clone(&core), work.receiver(), outcomes.sender());
             let pool = Arc::clone(&self.name);
             go_in_span(
                 format!("{}-worker-{id}", self.name),
@@ -595,7 +597,9 @@ impl WorkerPool {
         Arc::new(Core {
             f,
             stop,
-            counters: Arc::new(Counters::default()),
+            // One tally per worker and one for an ordered pool's
+            // dispatcher (index `workers`).
+            counters: Arc::new(Counters::new(self.workers + 1)),
         })
     }
 }
@@ -799,44 +803,88 @@ impl<J: Send> Backlog for Receiver<J> {
     }
 }
 
-/// The job counters behind [`Progress`].
+/// Which count a job's end goes to.
+#[derive(Clone, Copy)]
+enum End {
+    Done,
+    Panicked,
+    Cancelled,
+}
+
+/// One goroutine's job counters, on a cache line of its own: each counter
+/// has a single writer (its goroutine), so counting costs a load and a
+/// store, and goroutines on different cores never contend.
 #[derive(Default)]
-struct Counters {
+#[repr(align(128))]
+struct Tally {
     taken: AtomicUsize,
     done: AtomicUsize,
     panicked: AtomicUsize,
     cancelled: AtomicUsize,
 }
 
+impl Tally {
+    /// Adds one to `counter`, which only this tally's goroutine writes.
+    fn bump(counter: &AtomicUsize, order: Ordering) -> usize {
+        let n = counter.load(Ordering::Relaxed);
+        counter.store(n + 1, order);
+        n
+    }
+}
+
+/// The job counters behind [`Progress`]: one [`Tally`] per worker, plus one
+/// for the ordered pool's dispatcher.
+struct Counters {
+    tallies: Box<[Tally]>,
+}
+
 impl Counters {
-    /// Counts a job taken from `jobs`; returns its number (unique per pool,
-    /// and in order of receipt in an ordered pool, whose dispatcher alone
-    /// takes jobs).
-    fn take(&self) -> usize {
-        // Relaxed: the read-modify-write alone makes the numbers unique.
-        // Readers learn of this increment through the `Release` in `end`,
-        // which follows it in the job's history.
-        self.taken.fetch_add(1, Ordering::Relaxed)
+    fn new(tallies: usize) -> Counters {
+        Counters {
+            tallies: (0..tallies).map(|_| Tally::default()).collect(),
+        }
     }
 
-    /// Counts a job's end in `counter` (`done`, `panicked` or `cancelled`).
-    fn end(counter: &AtomicUsize) {
+    /// Counts a job taken from `jobs` by the goroutine owning `tally`;
+    /// returns its number among that goroutine's jobs (in an ordered pool,
+    /// whose dispatcher alone takes jobs, the job's place in the input).
+    fn take(&self, tally: usize) -> usize {
+        // Relaxed: readers learn of this count through the `Release` in
+        // `end`, which follows it in the job's history.
+        Tally::bump(&self.tallies[tally].taken, Ordering::Relaxed)
+    }
+
+    /// Counts a job's end, by the goroutine owning `tally`.
+    fn end(&self, tally: usize, end: End) {
+        let tally = &self.tallies[tally];
+        let counter = match end {
+            End::Done => &tally.done,
+            End::Panicked => &tally.panicked,
+            End::Cancelled => &tally.cancelled,
+        };
         // Release: synchronizes with the `Acquire` loads in `snapshot`, so a
         // snapshot that sees this end also sees the job's `take` (which
-        // happened before it: in the same worker, or in the dispatcher
+        // happened before it: in the same goroutine, or in the dispatcher
         // before the job went through the work channel).
-        counter.fetch_add(1, Ordering::Release);
+        Tally::bump(counter, Ordering::Release);
     }
 
     fn snapshot(&self) -> Progress {
-        // Acquire: synchronizes with the `Release` increments in `end`; the
-        // `taken` load below then sees every take of a job counted here.
-        let done = self.done.load(Ordering::Acquire);
-        let panicked = self.panicked.load(Ordering::Acquire);
-        let cancelled = self.cancelled.load(Ordering::Acquire);
-        // Relaxed: it comes after the `Acquire` loads above, which is all it
-        // needs to be at least the number of jobs that have ended.
-        let taken = self.taken.load(Ordering::Relaxed);
+        // Acquire: synchronizes with the `Release` stores in `end`; the
+        // `taken` loads below then see every take of a job counted here.
+        let (mut done, mut panicked, mut cancelled) = (0, 0, 0);
+        for tally in self.tallies.iter() {
+            done += tally.done.load(Ordering::Acquire);
+            panicked += tally.panicked.load(Ordering::Acquire);
+            cancelled += tally.cancelled.load(Ordering::Acquire);
+        }
+        // Relaxed: after the `Acquire` loads above, which is all it needs to
+        // be at least the number of jobs that have ended.
+        let taken: usize = self
+            .tallies
+            .iter()
+            .map(|t| t.taken.load(Ordering::Relaxed))
+            .sum();
         let ended = done + panicked + cancelled;
         debug_assert!(
             taken >= ended,
@@ -869,23 +917,34 @@ impl<F> Core<F> {
     /// polled again. Every gokio operation passed here is cancel-safe: a
     /// dropped `recv` consumes no value, and a dropped `send` has not sent.
     async fn until_stopped<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
-        let stopped = pin!(self.stop.cancelled());
-        let fut = pin!(fut);
-        match future::select(stopped, fut).await {
-            Either::Left(((), _)) => None,
-            Either::Right((value, _)) => Some(value),
-        }
+        let mut fut = pin!(fut);
+        // Created now, registered with the token only when polled: the
+        // common case, `fut` ready at once, costs one atomic load of the
+        // token's state and no lock.
+        let mut stopped = pin!(self.stop.cancelled());
+        poll_fn(|cx| {
+            if self.stop.is_cancelled() {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(value) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(value));
+            }
+            stopped.as_mut().poll(cx).map(|()| None)
+        })
+        .await
     }
 
     /// Runs job number `seq`, catching its panic: `Some(Some(result))`,
     /// `Some(None)` if it panicked, `None` if the pool stopped first (the
     /// job's future is dropped).
-    async fn execute<J, R, Fut>(&self, seq: usize, job: J) -> Option<Option<R>>
+    async fn execute<J, R, Fut>(&self, tally: usize, seq: usize, job: J) -> Option<Option<R>>
     where
         F: Fn(J) -> Fut,
         Fut: Future<Output = R>,
     {
-        let started = Instant::now();
+        // The clock is read only when job events are logged: reading it
+        // would cost more than a tiny job.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         tracing::debug!(job = seq, "job started");
         // `f(job)` itself runs inside the guarded future, so a panic in the
         // call is caught like one in the future. `AssertUnwindSafe`: after a
@@ -893,23 +952,23 @@ impl<F> Core<F> {
         let run = AssertUnwindSafe(async { (self.f)(job).await }).catch_unwind();
         match self.until_stopped(run).await {
             Some(Ok(result)) => {
-                Counters::end(&self.counters.done);
-                tracing::debug!(job = seq, elapsed = ?started.elapsed(), "job finished");
+                self.counters.end(tally, End::Done);
+                tracing::debug!(job = seq, elapsed = ?started.map(|t| t.elapsed()), "job finished");
                 Some(Some(result))
             }
             Some(Err(payload)) => {
-                Counters::end(&self.counters.panicked);
+                self.counters.end(tally, End::Panicked);
                 tracing::error!(
                     job = seq,
-                    elapsed = ?started.elapsed(),
+                    elapsed = ?started.map(|t| t.elapsed()),
                     panic = panic_message(&*payload),
                     "job panicked; it produces no result",
                 );
                 Some(None)
             }
             None => {
-                Counters::end(&self.counters.cancelled);
-                tracing::debug!(job = seq, elapsed = ?started.elapsed(), "job dropped: the pool stopped");
+                self.counters.end(tally, End::Cancelled);
+                tracing::debug!(job = seq, elapsed = ?started.map(|t| t.elapsed()), "job dropped: the pool stopped");
                 None
             }
         }
@@ -948,6 +1007,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 /// A worker of a completion-order pool: Go's `for job := range jobs {
 /// results <- f(job) }`, stopping with the pool.
 async fn completion_worker<J, R, F, Fut>(
+    id: usize,
     core: Arc<Core<F>>,
     jobs: Arc<Receiver<J>>,
     results: Sender<R>,
@@ -956,8 +1016,8 @@ async fn completion_worker<J, R, F, Fut>(
     Fut: Future<Output = R>,
 {
     while let Some(Some(job)) = core.until_stopped(jobs.recv()).await {
-        let seq = core.counters.take();
-        let Some(outcome) = core.execute(seq, job).await else {
+        let seq = core.counters.take(id);
+        let Some(outcome) = core.execute(id, seq, job).await else {
             break;
         };
         let Some(result) = outcome else {
@@ -979,6 +1039,7 @@ async fn completion_worker<J, R, F, Fut>(
 /// The dispatcher of an ordered pool: numbers the jobs in order of receipt
 /// and hands them to idle workers, one window slot per job.
 async fn dispatcher<J, F>(
+    dispatcher_tally: usize,
     core: Arc<Core<F>>,
     jobs: Arc<Receiver<J>>,
     slots: Sender<()>,
@@ -990,12 +1051,12 @@ async fn dispatcher<J, F>(
         let Some(Some(job)) = core.until_stopped(jobs.recv()).await else {
             break;
         };
-        let seq = core.counters.take();
+        let seq = core.counters.take(dispatcher_tally);
         match core.until_stopped(work.send((seq, job))).await {
             Some(Ok(())) => {}
             // Stopped (or, equally, every worker gone): the job never ran.
             Some(Err(_)) | None => {
-                Counters::end(&core.counters.cancelled);
+                core.counters.end(dispatcher_tally, End::Cancelled);
                 break;
             }
         }
@@ -1007,6 +1068,7 @@ async fn dispatcher<J, F>(
 /// A worker of an ordered pool: runs numbered jobs and passes the outcomes
 /// (`None` for a panic) to the collector.
 async fn ordered_worker<J, R, F, Fut>(
+    id: usize,
     core: Arc<Core<F>>,
     work: Receiver<(usize, J)>,
     outcomes: Sender<(usize, Option<R>)>,
@@ -1015,7 +1077,7 @@ async fn ordered_worker<J, R, F, Fut>(
     Fut: Future<Output = R>,
 {
     while let Some(Some((seq, job))) = core.until_stopped(work.recv()).await {
-        let Some(outcome) = core.execute(seq, job).await else {
+        let Some(outcome) = core.execute(id, seq, job).await else {
             break;
         };
         // Never waits in practice: `outcomes` has room for the whole window.
