@@ -1120,8 +1120,9 @@ pub fn pool_patterns(rt: &Runtime, scale: f64) -> Measurement {
     })
 }
 
-/// fanin-patterns, gokio: `gokio_patterns::fan_in` of the same 8 producers
-/// as `fanin` (its output has capacity 0, Go's merge idiom).
+/// fanin-patterns, gokio: `gokio_patterns::fan_in_buffered` of the same 8
+/// producers as `fanin`, with the same output capacity (Go's program uses a
+/// buffered `merged` too).
 pub fn fanin_patterns(rt: &Runtime, scale: f64) -> Measurement {
     let (per, n) = split(FANIN_N, scale, FANIN_PRODUCERS);
     main_gokio(rt, async move {
@@ -1135,7 +1136,7 @@ pub fn fanin_patterns(rt: &Runtime, scale: f64) -> Measurement {
                 })
             })
             .collect();
-        let out = gokio_patterns::fan_in(inputs);
+        let out = gokio_patterns::fan_in_buffered(CAP, inputs);
         let mut sum = 0u64;
         while let Some(v) = out.recv().await {
             sum += v;

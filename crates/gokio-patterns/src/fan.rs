@@ -113,7 +113,49 @@ use gokio::{chan, go_named, Chan, Receiver, Sender};
 /// });
 /// ```
 pub fn fan_in<T: Send + 'static>(inputs: impl IntoIterator<Item = Receiver<T>>) -> Receiver<T> {
-    let (tx, rx) = split(chan(0));
+    fan_in_buffered(0, inputs)
+}
+
+/// [`fan_in`] with an output buffer of `cap` values.
+///
+/// Go's merge idiom uses an unbuffered output, so every value is a handoff
+/// between a forwarder and the consumer. For many small values a buffer is
+/// much faster (the forwarders run ahead of the consumer by up to `cap`
+/// values); everything else is as for [`fan_in`].
+///
+/// # Back-pressure
+///
+/// With no reader, the producers stop after `cap` values in the output
+/// plus, per input, its buffer and the one value its forwarder holds.
+///
+/// # Examples
+///
+/// ```
+/// use gokio_patterns::{fan_in_buffered, generate};
+///
+/// gokio::run(async {
+///     let inputs = (0..4u64).map(|p| {
+///         generate(16, move |tx| async move {
+///             for i in 0..100 {
+///                 if tx.send(p * 100 + i).await.is_err() {
+///                     return;
+///                 }
+///             }
+///         })
+///     });
+///     let merged = fan_in_buffered(64, inputs);
+///     let mut sum = 0;
+///     while let Some(v) = merged.recv().await {
+///         sum += v;
+///     }
+///     assert_eq!(sum, (0..400).sum::<u64>());
+/// });
+/// ```
+pub fn fan_in_buffered<T: Send + 'static>(
+    cap: usize,
+    inputs: impl IntoIterator<Item = Receiver<T>>,
+) -> Receiver<T> {
+    let (tx, rx) = split(chan(cap));
     for (index, input) in inputs.into_iter().enumerate() {
         let out = tx.clone();
         go_named(format!("fan_in-{index}"), async move {

@@ -13,7 +13,7 @@ mod worker_pool;
 pub use worker_pool::{worker_pool, worker_pool_ordered, Pool, Progress, WorkerPool};
 
 mod fan;
-pub use fan::{broadcast, fan_in, fan_out, generate};
+pub use fan::{broadcast, fan_in, fan_in_buffered, fan_out, generate};
 
 mod err_group;
 pub use err_group::ErrGroup;

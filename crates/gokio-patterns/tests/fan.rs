@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gokio::{chan, go, gosched, num_goroutine, Receiver, Sender};
-use gokio_patterns::{broadcast, fan_in, fan_out, generate};
+use gokio_patterns::{broadcast, fan_in, fan_in_buffered, fan_out, generate};
 
 /// How long a test waits for something that must happen before it declares
 /// a hang. Only a failing test ever waits this long.
@@ -147,6 +147,45 @@ mod fan_in {
         for sent in &counters {
             assert_eq!(sent.load(Ordering::Relaxed), bound);
         }
+
+        let all = drain(&merged).await;
+        assert_eq!(all.len(), 3 * N);
+        for producer in producers {
+            assert_eq!(producer.await.unwrap(), N);
+        }
+        settle(baseline).await;
+    }
+
+    #[gokio::test]
+    async fn buffered_back_pressure_adds_the_output_buffer() {
+        const CAP: usize = 4;
+        const OUT: usize = 7;
+        const N: usize = 100;
+        let baseline = num_goroutine();
+
+        let counters: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let mut inputs = Vec::new();
+        let mut producers = Vec::new();
+        for sent in &counters {
+            let ch = chan(CAP);
+            inputs.push(ch.receiver());
+            producers.push(counting_producer(ch.sender(), N, Arc::clone(sent)));
+        }
+        let merged = fan_in_buffered(OUT, inputs);
+
+        // Every input's buffer and forwarder, plus the output's buffer: how
+        // the output's share splits among the producers varies.
+        let bound = 3 * (CAP + 1) + OUT;
+        let total = || {
+            counters
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum::<usize>()
+        };
+        wait_until("producers to fill the bound", || total() == bound).await;
+        let_others_run().await;
+        assert_eq!(total(), bound);
+        assert_eq!(merged.len(), OUT);
 
         let all = drain(&merged).await;
         assert_eq!(all.len(), 3 * N);
