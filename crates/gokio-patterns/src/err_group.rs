@@ -377,8 +377,11 @@ impl<E: Send + 'static> ErrGroup<E> {
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         let caller = Location::caller();
-        let sem = self.semaphore();
         async move {
+            // Read at the first poll, as Go reads the limit when `Go` runs:
+            // a `set_limit` between making this future and awaiting it
+            // applies to it.
+            let sem = self.semaphore();
             if let Some(sem) = &sem {
                 // The group holds both ends of its semaphore, so the send
                 // cannot fail; it only waits for room (a free slot).

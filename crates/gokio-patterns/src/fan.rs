@@ -17,9 +17,12 @@
 //!   fails with [`SendError`](gokio::SendError) once every receiver is gone,
 //!   so dropping the [`Receiver`]s these functions return winds the plumbing
 //!   down: a forwarder whose send fails stops and drops its input, so the
-//!   producers upstream see their own sends fail in turn.
+//!   producers upstream see their own sends fail in turn. (A forwarder
+//!   notices at its next value, or when its input closes: one waiting on a
+//!   silent, open input waits until then.)
 //! - **Bounded, like Go's unbuffered idiom.** The channels made here are
-//!   unbuffered (capacity 0) unless a capacity is passed ([`generate`]), and
+//!   unbuffered (capacity 0) unless a capacity is passed ([`generate`],
+//!   [`fan_in_buffered`]), and
 //!   each forwarding goroutine holds at most one value in flight, so a slow
 //!   consumer slows the producers by a bounded, documented amount (see each
 //!   function's `# Back-pressure`).
@@ -264,7 +267,11 @@ pub fn fan_out<T: Send + 'static>(input: Receiver<T>, n: usize) -> Vec<Receiver<
 ///
 /// # Cancellation
 ///
-/// When every output is dropped, the goroutine ends and drops `input`.
+/// When every output is dropped, the goroutine ends and drops `input` at
+/// its next step: when the next value arrives (it has nowhere to go) or the
+/// input closes. gokio has no way to wait for "every receiver gone", so a
+/// silent, open input keeps the goroutine waiting until then, as with
+/// [`fan_in`].
 ///
 /// # Panics
 ///

@@ -409,3 +409,42 @@ async fn no_goroutine_leaks_after_wait() {
         "ErrGroup { active: 0, limit: Some(4), failed: true, cancel: false }"
     );
 }
+
+#[gokio::test]
+async fn a_limit_set_after_making_go_futures_applies_to_them() {
+    // Regression: `go` read the limit when called, not when first polled,
+    // so futures made before `set_limit` ignored it.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let g = ErrGroup::<()>::new();
+    let active = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let gate = gokio::chan::<()>(0);
+    let futures: Vec<_> = (0..5)
+        .map(|_| {
+            let (active, peak, gate) = (Arc::clone(&active), Arc::clone(&peak), gate.receiver());
+            g.go(async move {
+                let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                gate.recv().await;
+                active.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            })
+        })
+        .collect();
+    g.set_limit(1);
+    let start_all = async {
+        for f in futures {
+            f.await;
+        }
+    };
+    let release_all = async {
+        for _ in 0..5 {
+            gate.send(()).await.unwrap();
+        }
+    };
+    futures::future::join(start_all, release_all).await;
+    g.wait().await.unwrap();
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
+}
