@@ -35,11 +35,13 @@
 //! dispatcher goroutine (numbers the jobs, takes a window token first) in
 //! front of the workers and a collector goroutine (reorders, frees a token
 //! per emitted job) behind them; the window is a gokio buffered channel of
-//! `()` used as a counting semaphore. Every goroutine of a pool races each
-//! wait against one stop token: a child of the caller's token, cancelled
+//! `()` used as a counting semaphore. The goroutines of a pool race their
+//! waits against one stop token: a child of the caller's token, cancelled
 //! also by the drop of the [`Pool`] and by a worker whose results send
 //! fails. gokio's `recv` and `send` are cancel-safe, so losing that race
-//! never loses or duplicates a job.
+//! never loses or duplicates a value; but a job is *counted* as taken when
+//! the dispatcher receives it, so an ordered pool's workers do not race
+//! their receive on the `work` channel (see invariant 4).
 //!
 //! # Observability
 //!
@@ -55,17 +57,36 @@
 //!    returned), `panicked`, or `cancelled` (dropped by a stop), and is
 //!    `in_flight` until then: `taken = done + panicked + cancelled +
 //!    in_flight` at every quiescent moment.
-//! 2. The results channel closes only after every worker goroutine has
-//!    returned: each completion-order worker owns a results [`Sender`]; the
-//!    ordered pool's collector, the only sender there, waits for its input
-//!    (whose senders are the workers) to close before it returns.
+//! 2. The results channel closes only after every job has ended and every
+//!    other goroutine of the pool has returned: each completion-order
+//!    worker owns a results [`Sender`] and drops it last, after its counts
+//!    and its handle on `jobs`; the ordered pool's collector, the only
+//!    sender there, waits for its input `outcomes` to close before it
+//!    returns, and the senders of `outcomes` are the workers *and the
+//!    dispatcher* (which holds one only for this: it may count a job
+//!    cancelled, and it holds `jobs`, until it returns). The goroutine that
+//!    drops the last results sender is itself still counted by
+//!    [`gokio::num_goroutine`] for a moment: gokio counts a goroutine until
+//!    Tokio drops its future, after the future's last poll, which is where
+//!    the sender goes.
 //! 3. Ordered pools: tokens sent into the window minus tokens received is at
 //!    most `W`; the dispatcher sends before it takes a job and the collector
 //!    receives after it emits, so `taken - emitted <= W` (checked by a
 //!    `debug_assert!` on the reorder buffer's index).
-//! 4. Every wait of a pool goroutine races the pool's stop token, except the
-//!    collector's final drain, which waits for workers that are themselves
-//!    stopping.
+//! 4. Every wait of a pool goroutine races the pool's stop token, except
+//!    two that end once the dispatcher, which does race it, has returned:
+//!    - an ordered worker's receive on `work`. The dispatcher counts a job
+//!      as taken before the rendezvous; had the worker's receive lost a
+//!      race to the stop after the hand-over, gokio would give the job back
+//!      to `work`, the dispatcher would return, and the job would be
+//!      dropped uncounted. So a worker receives until `work` is closed and
+//!      drained (the dispatcher's return closes it), and a job received
+//!      after a stop goes through `Core::execute`, which counts it as
+//!      cancelled without running it. Every job the dispatcher hands over
+//!      is thus counted by a worker, and every job whose hand-over fails or
+//!      loses the race (a dropped `send` has not sent) by the dispatcher.
+//!    - the collector's final drain of `outcomes`, which waits for the
+//!      workers and the dispatcher, all stopping too.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -154,8 +175,8 @@ where
 /// # Panics
 ///
 /// Panics if `workers == 0`, and outside a Tokio runtime. A job that panics
-/// produces no result and its place in the order is skipped (see the module
-/// docs, "Panics").
+/// produces no result and its place in the order is skipped (see
+/// [`WorkerPool`], "Panics").
 ///
 /// # Examples
 ///
@@ -241,7 +262,8 @@ where
 ///
 /// - **No `WaitGroup` goroutine.** Each worker owns a [`Sender`] of the
 ///   results channel, and a gokio channel closes when its last sender is
-///   dropped, so `results` closes exactly when the last worker returns.
+///   dropped, so `results` closes exactly when the last worker returns
+///   (see "When `results` closes").
 /// - **A consumer that goes away stops the pool.** In Go, workers blocked on
 ///   `results <- r` after the consumer left leak forever. Here the send fails
 ///   (gokio hands the value back in [`SendError`](gokio::SendError)), and the
@@ -266,6 +288,22 @@ where
 ///
 /// Results already in the results channel when the pool stops stay
 /// receivable; the channel closes after them.
+///
+/// # When `results` closes
+///
+/// However the pool ends, the results channel closes as the last pool
+/// goroutine returns (a completion-order pool's last worker, an ordered
+/// pool's collector): its results [`Sender`], the last one, is dropped as
+/// it returns. By then every other pool goroutine has returned, every job
+/// taken from `jobs` has ended and is counted, and the pool holds no
+/// receiver of `jobs` any more, so a [`Pool::progress`] taken once `recv`
+/// has returned `None` is final: `in_flight == 0`, `queued == 0`, and
+/// `done + panicked + cancelled` is the number of jobs taken. Only
+/// [`gokio::num_goroutine`] and [`gokio::dump`] may still list that last
+/// goroutine for a moment after the close, because gokio counts a
+/// goroutine until Tokio drops its future, just after the future's final
+/// poll. A test that checks for leaked goroutines should wait for the
+/// count to drop rather than read it once at the close.
 ///
 /// Dropping the job futures in flight is Rust's cancellation: a job that must
 /// finish what it started (a write, say) should hold its own clone of the
@@ -381,9 +419,10 @@ impl WorkerPool {
     /// Once the token is cancelled, workers take no new job, the jobs in
     /// flight are dropped at their next `.await` (their results are never
     /// sent; they count in [`Progress::cancelled`]), and the results channel
-    /// closes once every pool goroutine has returned. Results already in the
-    /// results channel stay receivable. A token cancelled before
-    /// [`run`](Self::run) makes a pool that takes no job at all.
+    /// closes once every pool goroutine has returned (see [`WorkerPool`],
+    /// "When `results` closes"). Results already in the results channel
+    /// stay receivable. A token cancelled before [`run`](Self::run) makes a
+    /// pool that takes no job at all.
     ///
     /// # Examples
     ///
@@ -552,6 +591,7 @@ impl WorkerPool {
             Arc::clone(&jobs),
             slots.sender(),
             work.sender(),
+            outcomes.sender(),
         );
         let pool = Arc::clone(&self.name);
         go_in_span(
@@ -1033,17 +1073,25 @@ async fn completion_worker<J, R, F, Fut>(
         }
     }
     tracing::debug!("worker returned");
-    // `results` is dropped here; the last worker's drop closes the channel.
+    // Every job of this worker is counted. Its handle on `jobs` goes before
+    // its results sender: the last worker's drop of that closes `results`,
+    // and the pool must then hold no receiver of `jobs` (invariant 2).
+    drop(jobs);
+    drop(results);
 }
 
 /// The dispatcher of an ordered pool: numbers the jobs in order of receipt
 /// and hands them to idle workers, one window slot per job.
-async fn dispatcher<J, F>(
+///
+/// It sends nothing on `outcomes`: it holds a sender only so that the
+/// collector, and with it `results`, waits for it to return (invariant 2).
+async fn dispatcher<J, R, F>(
     dispatcher_tally: usize,
     core: Arc<Core<F>>,
     jobs: Arc<Receiver<J>>,
     slots: Sender<()>,
     work: Sender<(usize, J)>,
+    outcomes: Sender<(usize, Option<R>)>,
 ) {
     // The slot comes before the job, so a full window leaves the job in
     // `jobs` (invariant 3). The send fails only once the collector is gone.
@@ -1053,8 +1101,13 @@ async fn dispatcher<J, F>(
         };
         let seq = core.counters.take(dispatcher_tally);
         match core.until_stopped(work.send((seq, job))).await {
+            // Handed over: the worker that received it counts its end, even
+            // after a stop (invariant 4).
             Some(Ok(())) => {}
-            // Stopped (or, equally, every worker gone): the job never ran.
+            // Stopped before the hand-over (a dropped send has not sent):
+            // the job never ran. (Every worker gone, the other failure,
+            // cannot happen while this sender lives: workers return only
+            // once `work` is closed.)
             Some(Err(_)) | None => {
                 core.counters.end(dispatcher_tally, End::Cancelled);
                 break;
@@ -1062,11 +1115,24 @@ async fn dispatcher<J, F>(
         }
     }
     tracing::debug!("dispatcher returned");
-    // `work` is dropped here, so idle workers see it closed and return.
+    // Every job taken here is counted or in a worker's hands. Dropping
+    // `work` lets the workers drain it and return; `jobs` goes before
+    // `outcomes`, whose closing lets the collector close `results`
+    // (invariant 2).
+    drop(jobs);
+    drop(work);
+    drop(slots);
+    drop(outcomes);
 }
 
 /// A worker of an ordered pool: runs numbered jobs and passes the outcomes
 /// (`None` for a panic) to the collector.
+///
+/// It receives until `work` is closed and drained, without racing the stop
+/// (invariant 4): the dispatcher has counted every job it handed over as
+/// taken, so the worker that received it must count its end. After a stop,
+/// `Core::execute` counts each job received as cancelled without running
+/// it, and the dispatcher's return soon closes `work`.
 async fn ordered_worker<J, R, F, Fut>(
     id: usize,
     core: Arc<Core<F>>,
@@ -1076,15 +1142,16 @@ async fn ordered_worker<J, R, F, Fut>(
     F: Fn(J) -> Fut,
     Fut: Future<Output = R>,
 {
-    while let Some(Some((seq, job))) = core.until_stopped(work.recv()).await {
+    while let Some((seq, job)) = work.recv().await {
         let Some(outcome) = core.execute(id, seq, job).await else {
-            break;
+            continue; // Stopped: counted as cancelled; drain `work`.
         };
         // Never waits in practice: `outcomes` has room for the whole window.
-        match core.until_stopped(outcomes.send((seq, outcome))).await {
-            Some(Ok(())) => {}
-            Some(Err(_)) | None => break,
-        }
+        // After a stop the outcome is discarded (the job is counted as done
+        // already), as the collector discards its buffer; the send cannot
+        // fail otherwise, since the collector receives until every sender
+        // is gone.
+        let _discarded_if_stopped = core.until_stopped(outcomes.send((seq, outcome))).await;
     }
     tracing::debug!("worker returned");
 }
@@ -1119,12 +1186,15 @@ async fn collector<R, F>(
         }
     }
     // After a stop, results still in the buffer are discarded. Then wait for
-    // every worker to return (they are stopping too) before `results`
-    // closes, so that its closing means the whole pool is done
-    // (invariant 2). After a normal end the input is closed already.
+    // every worker and the dispatcher to return (they are stopping too)
+    // before `results` closes, so that its closing means the whole pool is
+    // done and counted (invariant 2). After a normal end the input is
+    // closed already.
     drop(reorder);
     while outcomes.recv().await.is_some() {}
     tracing::debug!("collector returned");
+    // The last results sender: this drop closes `results`.
+    drop(results);
 }
 
 /// The reorder buffer of an ordered pool: outcomes that finished before an

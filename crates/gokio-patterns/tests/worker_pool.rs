@@ -440,6 +440,111 @@ async fn cancelled_before_start_takes_no_job() {
     assert_eq!(jobs.len(), 1);
 }
 
+/// Cancels a pool at a random point while jobs really flow (an endless
+/// producer, a random number of results received first, random workers,
+/// `jobs` capacity, window and job lengths), `iterations` times. At the
+/// moment `results` returns `None`, the snapshot must be final: nothing in
+/// flight, nothing queued, every job taken from `jobs` counted exactly once
+/// in `done`, `panicked` or `cancelled`, and no later change once every
+/// goroutine is gone.
+///
+/// The jobs taken are counted from outside the pool: the test keeps the
+/// `jobs` channel, closes it once the pool is done (the producer's waiting
+/// send fails and hands its value back), and then the jobs taken are those
+/// the producer sent minus those still in the channel (gokio's receives
+/// are cancel-safe, so a job a pool goroutine stopped waiting for is still
+/// there).
+async fn cancel_while_jobs_flow(ordered: bool, mut rng: u64, iterations: usize) {
+    for iteration in 0..iterations {
+        let baseline = gokio::num_goroutine();
+        let workers = 1 + (xorshift(&mut rng) % 4) as usize;
+        let capacity = [0, 1, 8][(xorshift(&mut rng) % 3) as usize];
+        let window = 1 + (xorshift(&mut rng) % (2 * workers as u64 + 2)) as usize;
+        let k = (xorshift(&mut rng) % 16) as usize;
+        let spin = xorshift(&mut rng) % 3;
+        let what = format!(
+            "ordered {ordered}, iteration {iteration}: {workers} workers, \
+             jobs capacity {capacity}, window {window}, cancelled after {k} results"
+        );
+
+        let jobs = chan::<usize>(capacity);
+        let tx = jobs.sender();
+        let producer = gokio::go_named("producer", async move {
+            let mut sent = 0;
+            while tx.send(sent).await.is_ok() {
+                sent += 1;
+            }
+            sent
+        });
+        let token = CancellationToken::new();
+        let mut builder = WorkerPool::new(workers);
+        builder.cancel(token.clone()).window(window);
+        // Jobs of 0 to 3 turns, so that they finish out of order.
+        let f = move |i: usize| async move {
+            for _ in 0..(i as u64 + spin) % 4 {
+                gokio::gosched().await;
+            }
+            i
+        };
+        let pool = if ordered {
+            builder.run_ordered(jobs.receiver(), f)
+        } else {
+            builder.run(jobs.receiver(), f)
+        };
+
+        for n in 0..k {
+            let r = pool.results().recv().await;
+            assert!(r.is_some(), "{what}: results closed early");
+            if ordered {
+                assert_eq!(r, Some(n), "{what}");
+            }
+        }
+        token.cancel();
+        while pool.results().recv().await.is_some() {}
+        // The moment `results` reports the end.
+        let at_close = pool.progress();
+        assert_eq!(at_close.in_flight, 0, "{what}: {at_close:?}");
+        assert_eq!(at_close.queued, 0, "{what}: {at_close:?}");
+        assert_eq!(at_close.panicked, 0, "{what}: {at_close:?}");
+        assert!(at_close.done >= k, "{what}: {at_close:?}");
+
+        jobs.close();
+        let sent = producer.await.unwrap();
+        let mut left = 0;
+        while jobs.try_recv().is_ok() {
+            left += 1;
+        }
+        let taken = sent - left;
+        assert_eq!(
+            at_close.done + at_close.panicked + at_close.cancelled,
+            taken,
+            "{what}: {at_close:?}, {sent} sent, {left} left in `jobs`"
+        );
+        wait_for_goroutines(baseline).await;
+        assert_eq!(pool.progress(), at_close, "{what}: changed after the close");
+    }
+}
+
+#[gokio::test(worker_threads = 1)]
+async fn ordered_cancel_while_jobs_flow_one_thread() {
+    cancel_while_jobs_flow(true, 0x9e37_79b9_7f4a_7c15, 300).await;
+}
+
+#[gokio::test(worker_threads = 4)]
+async fn ordered_cancel_while_jobs_flow_four_threads() {
+    cancel_while_jobs_flow(true, 0x2545_f491_4f6c_dd1d, 300).await;
+}
+
+#[gokio::test(worker_threads = 1)]
+async fn cancel_while_jobs_flow_one_thread() {
+    cancel_while_jobs_flow(false, 0x9e37_79b9_7f4a_7c15, 300).await;
+}
+
+#[gokio::test(worker_threads = 4)]
+async fn cancel_while_jobs_flow_four_threads() {
+    cancel_while_jobs_flow(false, 0x2545_f491_4f6c_dd1d, 300).await;
+}
+
 #[gokio::test]
 async fn closing_jobs_finishes_every_queued_job() {
     const JOBS: usize = 64;
