@@ -1092,19 +1092,19 @@ pub fn mutex_raw(rt: &Runtime, scale: f64) -> Measurement {
     })
 }
 
-/// pool-patterns, gokio: `gokio_patterns::worker_pool(8, jobs, ..)` over the
-/// same tiny jobs as `pool` (the pool's results channel holds 8, its
-/// default).
+/// pool-patterns, gokio: a `gokio_patterns::WorkerPool` of 8 over the same
+/// tiny jobs as `pool`, with the same results capacity (128; the default is
+/// the worker count).
 pub fn pool_patterns(rt: &Runtime, scale: f64) -> Measurement {
     let n = count(POOL_N, scale, 1);
     main_gokio(rt, async move {
         let start = Instant::now();
         let jobs = gokio::chan::<u64>(CAP);
         let jobs_tx = jobs.sender();
-        let results =
-            gokio_patterns::worker_pool(POOL_WORKERS as usize, jobs.receiver(), |x| async move {
-                x * 2
-            });
+        let results = gokio_patterns::WorkerPool::new(POOL_WORKERS as usize)
+            .results_capacity(CAP)
+            .run(jobs.receiver(), |x| async move { x * 2 })
+            .into_results();
         drop(jobs);
         gokio::go(async move {
             for i in 0..n {

@@ -229,6 +229,7 @@ where
 /// | [`name`](Self::name) | `"worker-pool"` |
 /// | [`cancel`](Self::cancel) | none: the pool runs until `jobs` is exhausted or it is dropped |
 /// | [`window`](Self::window) (ordered pools) | `2 * workers` |
+/// | [`results_capacity`](Self::results_capacity) | `workers` |
 ///
 /// # Examples
 ///
@@ -360,6 +361,7 @@ pub struct WorkerPool {
     name: Arc<str>,
     cancel: Option<CancellationToken>,
     window: Option<usize>,
+    results_capacity: Option<usize>,
 }
 
 impl WorkerPool {
@@ -389,6 +391,7 @@ impl WorkerPool {
             name: Arc::from(DEFAULT_NAME),
             cancel: None,
             window: None,
+            results_capacity: None,
         }
     }
 
@@ -484,6 +487,41 @@ impl WorkerPool {
         self
     }
 
+    /// Sets the capacity of the results channel (default `workers`).
+    ///
+    /// A larger buffer lets the workers run ahead of a bursty consumer and
+    /// costs fewer hand-offs per result: for tiny jobs, 128 instead of 8 is
+    /// about 25% faster per job on a 2-core machine
+    /// (`benches/src/lib.rs`, `pool-patterns`). It adds as many results to
+    /// what a stalled consumer leaves buffered: the back-pressure bounds in
+    /// these docs that count `workers` results count this capacity instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gokio_patterns::WorkerPool;
+    ///
+    /// gokio::run(async {
+    ///     let jobs = gokio::chan::<u32>(64);
+    ///     let pool = WorkerPool::new(4)
+    ///         .results_capacity(64)
+    ///         .run(jobs.receiver(), |x| async move { x + 1 });
+    ///     for i in 0..10 {
+    ///         jobs.send(i).await.unwrap();
+    ///     }
+    ///     drop(jobs);
+    ///     let mut sum = 0;
+    ///     while let Some(v) = pool.results().recv().await {
+    ///         sum += v;
+    ///     }
+    ///     assert_eq!(sum, 55);
+    /// });
+    /// ```
+    pub fn results_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.results_capacity = Some(capacity);
+        self
+    }
+
     /// Starts the pool on `jobs`, with results in completion order.
     ///
     /// See [`worker_pool`] for the loop each worker runs and when the
@@ -520,7 +558,7 @@ impl WorkerPool {
         Fut: Future<Output = R> + Send + 'static,
     {
         let core = self.core(f);
-        let results = gokio::chan::<R>(self.workers);
+        let results = gokio::chan::<R>(self.results_capacity.unwrap_or(self.workers));
         let jobs = Arc::new(jobs);
         for id in 0..self.workers {
             let worker =
@@ -575,7 +613,7 @@ impl WorkerPool {
             .window
             .unwrap_or_else(|| self.workers.saturating_mul(2));
         let core = self.core(f);
-        let results = gokio::chan::<R>(self.workers);
+        let results = gokio::chan::<R>(self.results_capacity.unwrap_or(self.workers));
         // The counting semaphore of the window (invariant 3).
         let slots = gokio::chan::<()>(window);
         // Capacity 0: the dispatcher hands a job over only to an idle worker.
