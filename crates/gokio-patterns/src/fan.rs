@@ -17,9 +17,10 @@
 //!   fails with [`SendError`](gokio::SendError) once every receiver is gone,
 //!   so dropping the [`Receiver`]s these functions return winds the plumbing
 //!   down: a forwarder whose send fails stops and drops its input, so the
-//!   producers upstream see their own sends fail in turn. (A forwarder
-//!   notices at its next value, or when its input closes: one waiting on a
-//!   silent, open input waits until then.)
+//!   producers upstream see their own sends fail in turn. A `fan_in`
+//!   forwarder waiting on a silent input also stops at once (it waits for
+//!   [`Sender::closed`](gokio::Sender::closed) too); `broadcast` notices at
+//!   its next value or when its input closes.
 //! - **Bounded, like Go's unbuffered idiom.** The channels made here are
 //!   unbuffered (capacity 0) unless a capacity is passed ([`generate`],
 //!   [`fan_in_buffered`]), and
@@ -72,12 +73,12 @@ use gokio::{chan, go_named, Chan, Receiver, Sender};
 ///
 /// # Cancellation
 ///
-/// Dropping the output ends each forwarder at its next value: the send fails,
-/// the forwarder drops that value and its input, and once no other handle
-/// can receive from an input, that input's producer sees its sends fail
-/// with [`SendError`](gokio::SendError). A forwarder waiting on an input that
-/// stays silent ends only when that input delivers or closes: gokio cannot
-/// wait for "every receiver gone" on a sender.
+/// Dropping the output ends every forwarder at once: one waiting on its
+/// input also waits for [`Sender::closed`](gokio::Sender::closed) on the
+/// output, and one holding a value sees its send fail and drops the value.
+/// A forwarder that ends drops its input, and once no other handle can
+/// receive from an input, that input's producer sees its sends fail with
+/// [`SendError`](gokio::SendError).
 ///
 /// # Differences from Go
 ///
@@ -163,7 +164,7 @@ pub fn fan_in_buffered<T: Send + 'static>(
         let out = tx.clone();
         go_named(format!("fan_in-{index}"), async move {
             let mut forwarded: u64 = 0;
-            while let Some(v) = input.recv().await {
+            while let Some(v) = recv_unless_gone(&input, &out).await {
                 if out.send(v).await.is_err() {
                     // The consumer is gone: the value has nowhere to go, and
                     // dropping `input` on return lets the producer's sends
@@ -180,6 +181,22 @@ pub fn fan_in_buffered<T: Send + 'static>(
     // last of them ends.
     drop(tx);
     rx
+}
+
+/// The next value of `input`, or `None` once it is closed and drained or
+/// every receiver of `out` is gone (so a forwarder on a silent input still
+/// stops as soon as its consumer does). `recv` is polled first; the
+/// `closed` wait is registered only if it waits.
+async fn recv_unless_gone<T, U>(input: &Receiver<T>, out: &Sender<U>) -> Option<T> {
+    let mut recv = std::pin::pin!(input.recv());
+    let mut gone = std::pin::pin!(out.closed());
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = recv.as_mut().poll(cx) {
+            return std::task::Poll::Ready(v);
+        }
+        gone.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// Distributes one channel's values over `n` receivers, each value to
@@ -269,9 +286,9 @@ pub fn fan_out<T: Send + 'static>(input: Receiver<T>, n: usize) -> Vec<Receiver<
 ///
 /// When every output is dropped, the goroutine ends and drops `input` at
 /// its next step: when the next value arrives (it has nowhere to go) or the
-/// input closes. gokio has no way to wait for "every receiver gone", so a
-/// silent, open input keeps the goroutine waiting until then, as with
-/// [`fan_in`].
+/// input closes. A silent, open input keeps the goroutine waiting until
+/// then (unlike [`fan_in`], it does not also wait on
+/// [`Sender::closed`](gokio::Sender::closed) for every output).
 ///
 /// # Panics
 ///

@@ -310,12 +310,11 @@ where
 /// finish what it started (a write, say) should hold its own clone of the
 /// token and check it at safe points instead.
 ///
-/// The one case that waits is a consumer that drops only the [`Receiver`]
-/// from [`worker_pool`] or [`Pool::into_results`] while `jobs` stays open
-/// and empty: gokio offers no way to wait for "every receiver is gone" (only
-/// a failed send tells), so idle workers notice when the next job arrives or
-/// `jobs` closes. Keep the [`Pool`] and drop it (its drop stops the pool at
-/// once), or cancel a token, to stop idle workers.
+/// Dropping only the [`Receiver`] from [`worker_pool`] or
+/// [`Pool::into_results`] stops the pool at once too, even while `jobs`
+/// stays open and empty: idle workers (and an ordered pool's collector)
+/// wait for the next job and for [`Sender::closed`](gokio::Sender::closed)
+/// together.
 ///
 /// # Panics
 ///
@@ -1084,6 +1083,32 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// A worker of a completion-order pool: Go's `for job := range jobs {
 /// results <- f(job) }`, stopping with the pool.
+/// What an idle worker of a completion-order pool (or an ordered pool's
+/// collector) waits for.
+enum Next<J> {
+    Job(J),
+    /// `jobs` is closed and drained.
+    Exhausted,
+    /// Every results receiver is gone: nothing a job produces can be read.
+    ConsumerGone,
+}
+
+/// The next job, or why there is none. Waits on `jobs` and, at the same
+/// time, for the results receivers to go away, so a pool whose consumer is
+/// gone stops at once even while `jobs` stays open and empty. `recv` is
+/// polled first and the `closed` wait registered only if it waits.
+async fn next_job<J, R>(jobs: &Receiver<J>, results: &Sender<R>) -> Next<J> {
+    let mut recv = pin!(jobs.recv());
+    let mut gone = pin!(results.closed());
+    poll_fn(|cx| {
+        if let Poll::Ready(job) = recv.as_mut().poll(cx) {
+            return Poll::Ready(job.map_or(Next::Exhausted, Next::Job));
+        }
+        gone.as_mut().poll(cx).map(|()| Next::ConsumerGone)
+    })
+    .await
+}
+
 async fn completion_worker<J, R, F, Fut>(
     id: usize,
     core: Arc<Core<F>>,
@@ -1093,7 +1118,15 @@ async fn completion_worker<J, R, F, Fut>(
     F: Fn(J) -> Fut,
     Fut: Future<Output = R>,
 {
-    while let Some(Some(job)) = core.until_stopped(jobs.recv()).await {
+    loop {
+        let job = match core.until_stopped(next_job(&jobs, &results)).await {
+            Some(Next::Job(job)) => job,
+            Some(Next::ConsumerGone) => {
+                core.consumer_gone();
+                break;
+            }
+            Some(Next::Exhausted) | None => break,
+        };
         let seq = core.counters.take(id);
         let Some(outcome) = core.execute(id, seq, job).await else {
             break;
@@ -1204,7 +1237,17 @@ async fn collector<R, F>(
     window: usize,
 ) {
     let mut reorder = Reorder::new(window);
-    'collect: while let Some(Some((seq, outcome))) = core.until_stopped(outcomes.recv()).await {
+    'collect: loop {
+        let (seq, outcome) = match core.until_stopped(next_job(&outcomes, &results)).await {
+            Some(Next::Job(numbered)) => numbered,
+            // Nobody reads the results: stop the pool now rather than at
+            // the next result (`jobs` may stay open and empty for ever).
+            Some(Next::ConsumerGone) => {
+                core.consumer_gone();
+                break 'collect;
+            }
+            Some(Next::Exhausted) | None => break 'collect,
+        };
         reorder.insert(seq, outcome);
         while let Some(outcome) = reorder.pop_next() {
             if let Some(result) = outcome {

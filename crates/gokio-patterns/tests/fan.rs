@@ -583,3 +583,20 @@ async fn pipeline_generate_square_fan_in() {
     assert_eq!(all.iter().sum::<u64>(), 338_350);
     settle(baseline).await;
 }
+
+#[gokio::test]
+async fn fan_in_forwarders_on_silent_inputs_stop_when_the_output_is_dropped() {
+    let baseline = num_goroutine();
+    // Open, silent inputs: the test keeps their senders and never sends.
+    let chans: Vec<_> = (0..3).map(|_| chan::<u32>(1)).collect();
+    let senders: Vec<Sender<u32>> = chans.iter().map(|c| c.sender()).collect();
+    let merged = fan_in(chans.iter().map(|c| c.receiver()));
+    drop(chans);
+    assert_eq!(num_goroutine(), baseline + 3);
+    drop(merged);
+    settle(baseline).await;
+    // The forwarders dropped their inputs: sends fail now.
+    for tx in &senders {
+        assert!(tx.send(1).await.is_err());
+    }
+}

@@ -690,3 +690,33 @@ async fn goroutines_are_named_after_the_pool() {
     }
     drop(pool);
 }
+
+#[gokio::test]
+async fn dropping_only_the_results_receiver_stops_idle_workers() {
+    // `jobs` stays open and empty: the workers learn that nobody reads the
+    // results from `Sender::closed`, not from a failed send.
+    const WORKERS: usize = 4;
+    for ordered in [false, true] {
+        let baseline = gokio::num_goroutine();
+        let jobs = chan::<usize>(1);
+        let (tx, rx) = (jobs.sender(), jobs.receiver());
+        drop(jobs);
+        let f = |i: usize| async move { i };
+        let results = if ordered {
+            worker_pool_ordered(WORKERS, rx, f)
+        } else {
+            worker_pool(WORKERS, rx, f)
+        };
+        tx.send(1).await.unwrap();
+        assert_eq!(results.recv().await, Some(1));
+        assert_eq!(
+            gokio::num_goroutine(),
+            baseline + WORKERS + if ordered { 2 } else { 0 }
+        );
+        drop(results);
+        wait_for_goroutines(baseline).await;
+        // The jobs channel is still open; nobody takes from it any more.
+        assert!(!tx.is_closed());
+        assert!(tx.send(2).await.is_err(), "every receiver of jobs is gone");
+    }
+}

@@ -307,3 +307,39 @@ fn budget_send_on_closed_channels() {
         });
     }
 }
+
+#[tokio::test]
+async fn sender_closed_completes_when_the_last_receiver_is_gone() {
+    use futures::FutureExt;
+
+    let ch = gokio::chan::<i32>(2);
+    let tx = ch.sender();
+    let rx = ch.receiver();
+    // Receivers alive: pending, and closing the channel does not change that.
+    assert!(tx.closed().now_or_never().is_none());
+    ch.close();
+    assert!(tx.closed().now_or_never().is_none());
+    let waiter = {
+        let tx = tx.clone();
+        tokio::spawn(async move { tx.closed().await })
+    };
+    drop(ch);
+    assert!(tx.closed().now_or_never().is_none()); // `rx` is still there
+    drop(rx);
+    waiter.await.unwrap();
+    // No receiver left: completes at once.
+    assert!(tx.closed().now_or_never().is_some());
+}
+
+#[tokio::test]
+async fn sender_closed_at_capacity_zero() {
+    use futures::FutureExt;
+
+    let ch = gokio::chan::<i32>(0);
+    let tx = ch.sender();
+    let mut closed = Box::pin(tx.closed());
+    assert!((&mut closed).now_or_never().is_none());
+    drop(ch);
+    closed.await;
+    assert!(tx.send(1).await.is_err());
+}

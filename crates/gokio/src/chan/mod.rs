@@ -146,6 +146,7 @@ pub fn chan<T>(cap: usize) -> Chan<T> {
         senders: AtomicUsize::new(0),
         receivers: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
+        no_receivers: tokio::sync::Notify::new(),
     }))
 }
 
@@ -159,6 +160,8 @@ struct Shared<T> {
     receivers: AtomicUsize,
     /// Set once, by `close` or by the last sending handle's drop.
     closed: AtomicBool,
+    /// Notified when the last receiving handle is dropped (`Sender::closed`).
+    no_receivers: tokio::sync::Notify,
 }
 
 enum Flavor<T> {
@@ -193,6 +196,9 @@ impl<T> Shared<T> {
                 Flavor::Buffered(b) => b.disconnect(),
                 Flavor::Rendezvous(r) => r.disconnect(),
             }
+            // Wakes every `Sender::closed` registered before this point;
+            // later ones see the count at zero.
+            self.no_receivers.notify_waiters();
         }
     }
 
@@ -1264,6 +1270,48 @@ impl<T> Sender<T> {
     /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// Waits until every handle that can receive (`Chan`, `Receiver`) is
+    /// gone, after which every send fails: tokio's `Sender::closed`.
+    ///
+    /// A goroutine that waits for something else before its next send (a
+    /// forwarder waiting on its input, a worker waiting for a job) races
+    /// this against that wait to notice at once that nobody will read what
+    /// it would send. Go has no equivalent: its goroutines leak instead.
+    ///
+    /// Completes at once if no receiving handle is left. Closing the
+    /// channel does not complete it; dropping the receivers does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let ch = gokio::chan::<i32>(1);
+    /// let tx = ch.sender();
+    /// let watcher = gokio::go(async move {
+    ///     tx.closed().await;
+    ///     tx.send(1).await.is_err() // nobody can receive any more
+    /// });
+    /// drop(ch); // the last receiving handle
+    /// assert!(watcher.await.unwrap());
+    /// # }
+    /// ```
+    pub async fn closed(&self) {
+        let mut notified = std::pin::pin!(self.shared.no_receivers.notified());
+        // Register before looking at the count: the last receiver's drop
+        // notifies after its decrement, so it reaches this waiter, or the
+        // load below sees zero.
+        notified.as_mut().enable();
+        // Acquire: pairs with the AcqRel decrement in `drop_receiver`.
+        if self.shared.receivers.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        notified.await;
     }
 
     /// The number of values buffered now. See [`Chan::len`].
