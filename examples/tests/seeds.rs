@@ -8,6 +8,24 @@ use std::sync::Once;
 
 static BUILD: Once = Once::new();
 
+/// Builds every example once, with one `cargo build --examples`.
+fn build_examples() {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--examples",
+            "-p",
+            "gokio-examples",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build --examples failed");
+}
+
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -36,22 +54,7 @@ fn run_raw(name: &str) -> std::process::Output {
 
 /// Builds the examples (once per test binary) and runs `name` with `args`.
 fn run_raw_with(name: &str, args: &[&str]) -> std::process::Output {
-    BUILD.call_once(|| {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--examples",
-                "-p",
-                "gokio-examples",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --examples failed");
-    });
+    BUILD.call_once(build_examples);
     let bin = target_dir().join("debug/examples").join(name);
     Command::new(&bin)
         .args(args)
@@ -396,4 +399,33 @@ fn pipeline() {
     let squares: Vec<String> = (0..10).map(|i: i32| (i * i).to_string()).collect();
     assert_eq!(lines[..10], squares[..], "{lines:?}");
     assert_eq!(lines[10], "sum = 285");
+}
+
+#[test]
+fn throughput_runs_at_a_tiny_scale() {
+    // The benchmark example, shrunk 1000 times so it only checks that the
+    // program still runs and reports every variant (its figures mean
+    // nothing at this scale).
+    BUILD.call_once(build_examples);
+    let bin = target_dir().join("debug/examples/throughput");
+    let out = Command::new(&bin)
+        .env("GOKIO_N", "0.001")
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    for variant in [
+        "spsc/gokio",
+        "spsc/raw",
+        "pingpong/gokio",
+        "pingpong/raw-cap1",
+        "pingpong/raw-ack",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(variant) && l.contains(" ns/op")),
+            "no {variant} line in:\n{stdout}"
+        );
+    }
 }
