@@ -3,35 +3,8 @@
 //! `cargo build --examples`, then each binary is run directly.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Once;
 
-static BUILD: Once = Once::new();
-
-/// Builds every example once, with one `cargo build --examples`.
-fn build_examples() {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--examples",
-            "-p",
-            "gokio-examples",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --examples failed");
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-    }
-}
+mod common;
 
 /// Builds the examples (once per test binary), runs `name`, checks that it
 /// exits with status 0 and returns its stdout lines.
@@ -52,14 +25,12 @@ fn run_raw(name: &str) -> std::process::Output {
     run_raw_with(name, &[])
 }
 
-/// Builds the examples (once per test binary) and runs `name` with `args`.
+/// Runs the example `name` with `args`.
 fn run_raw_with(name: &str, args: &[&str]) -> std::process::Output {
-    BUILD.call_once(build_examples);
-    let bin = target_dir().join("debug/examples").join(name);
-    Command::new(&bin)
+    common::example(name)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
+        .unwrap_or_else(|e| panic!("running {name}: {e}"))
 }
 
 fn pos(lines: &[String], line: &str) -> usize {
@@ -406,12 +377,10 @@ fn throughput_runs_at_a_tiny_scale() {
     // The benchmark example, shrunk 1000 times so it only checks that the
     // program still runs and reports every variant (its figures mean
     // nothing at this scale).
-    BUILD.call_once(build_examples);
-    let bin = target_dir().join("debug/examples/throughput");
-    let out = Command::new(&bin)
+    let out = common::example("throughput")
         .env("GOKIO_N", "0.001")
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+        .expect("running throughput");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{stdout}");
     for variant in [

@@ -3,11 +3,7 @@
 //! The examples are built once with `cargo build --examples`, as in
 //! `tests/seeds.rs`, and the binary is run directly.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Once;
-
-static BUILD: Once = Once::new();
+mod common;
 
 /// The section headings, in the order the tour prints them.
 const SECTIONS: [&str; 19] = [
@@ -32,38 +28,14 @@ const SECTIONS: [&str; 19] = [
     "19. gokio extras: dump and the deadlock report",
 ];
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-    }
-}
-
 /// Builds the examples (once per test binary), runs the tour with `GOMAXPROCS` set to `procs`,
 /// checks that it exits with status 0 and returns its stdout lines.
 fn run_tour(procs: &str) -> Vec<String> {
-    BUILD.call_once(|| {
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--examples",
-                "-p",
-                "gokio-examples",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --examples failed");
-    });
-    let bin = target_dir().join("debug/examples/tour");
-    let out = Command::new(&bin)
+    let out = common::example("tour")
         .env("GOMAXPROCS", procs)
         .env_remove("RUST_LOG")
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+        .expect("running the tour");
     let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
     assert!(
         out.status.success(),
