@@ -51,6 +51,11 @@
 //! | `time.After(d)`, `time.Tick(d)`, `time.Sleep(d)` | [`after`], [`tick`], [`sleep`] |
 //! | `sync.Mutex`, `sync.RWMutex`, `sync.Once` | [`sync::Mutex`], [`sync::RwMutex`], [`sync::Once`] |
 //! | `runtime.Gosched()`, `runtime.GOMAXPROCS(0)` | [`gosched`], [`gomaxprocs`] |
+//! | `func main()` | [`run`]`(async { .. })` or [`#[gokio::main]`](macro@main) |
+//! | `runtime.NumGoroutine()` | [`num_goroutine`] |
+//! | goroutine dump (`SIGQUIT`, `runtime.Stack`) | [`dump`] |
+//! | `fatal error: all goroutines are asleep - deadlock!` | the same from [`run`], exit status 2 ([`runtime::Builder`]) |
+//! | `go test` | [`#[gokio::test]`](macro@test): a deadlocked test fails with the report |
 //!
 //! The [`guide`] module walks through each concept with Go and gokio snippets side by side.
 //!
