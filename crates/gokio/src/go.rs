@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use std::panic::Location;
+use std::sync::Weak;
 
 use tokio::task::{JoinError, JoinHandle};
 use tracing::Instrument;
@@ -147,10 +148,12 @@ where
         created_at,
     };
     let fut = registry::spawn(None, spec, fut.instrument(span));
+    let task = fut.task();
     Goroutine {
         id,
         join: handle.spawn(fut),
         parked: false,
+        task,
     }
 }
 
@@ -164,6 +167,8 @@ pub struct Goroutine<T> {
     join: JoinHandle<T>,
     /// Whether an await of this handle has waited yet (for `dump`).
     parked: bool,
+    /// The goroutine's registry entry, told of an abort.
+    task: Weak<registry::Task>,
 }
 
 impl<T> Goroutine<T> {
@@ -178,6 +183,7 @@ impl<T> Goroutine<T> {
     ///
     /// Go has no way to kill a goroutine; this is Tokio's task abort.
     pub fn abort(&self) {
+        registry::note_abort(&self.task);
         self.join.abort();
     }
 

@@ -59,11 +59,14 @@
 //! their false alarms (or missed deadlocks), which shows that it can.
 //!
 //! Not modelled: an aborted goroutine between `abort()` and the drop of its
-//! future. Tokio's abort does not go through the goroutine's wakers, so it
-//! still looks blocked with unchanged counts, and a wake-up its drop issues
-//! (a `Sender` dropped, closing a channel) can fall after the second
-//! snapshot's read of the goroutine it wakes. Only the 100 ms confirmation
-//! covers that window, as `watchdog.rs` says.
+//! future. Tokio's abort does not go through the goroutine's wakers, and a
+//! wake-up its drop issues (a `Sender` dropped, closing a channel) could
+//! fall after the second snapshot's read of the goroutine it wakes. So
+//! `Goroutine::abort` counts a wake on the aborted goroutine before it
+//! aborts (`registry::note_abort`): no poll ever matches it, so that
+//! goroutine no longer looks blocked, and no snapshot can be all-blocked
+//! until it is gone. Aborts through other paths (runtime shutdown) end the
+//! program anyway; the 100 ms confirmation covers what remains.
 
 use std::collections::{HashMap, VecDeque};
 

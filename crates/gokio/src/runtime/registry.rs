@@ -701,7 +701,7 @@ pub(crate) fn spawn<F: Future>(
     registry: Option<&Registry>,
     spec: Spawn,
     fut: F,
-) -> impl Future<Output = F::Output> {
+) -> GoroutineFuture<F> {
     let parent = current_id();
     let user = Arc::new_cyclic(|user| UserWake {
         task: Arc::new(Task {
@@ -747,6 +747,27 @@ pin_project_lite::pin_project! {
         fut: F,
         slot: Slot,
         user_waker: Waker,
+    }
+}
+
+impl<F> GoroutineFuture<F> {
+    /// The goroutine's task, for its [`Goroutine`](crate::Goroutine)
+    /// handle.
+    pub(crate) fn task(&self) -> Weak<Task> {
+        let current = self.slot.0.as_ref().expect("not polled yet");
+        Arc::downgrade(&current.task)
+    }
+}
+
+/// Tells the watchdog that `task` is being aborted: Tokio drops an aborted
+/// goroutine's future without polling it or calling its wakers, and that
+/// drop may wake others (a dropped `Sender` closes a channel). Counting a
+/// wake that no poll will ever match keeps the goroutine from looking
+/// blocked until it is gone.
+pub(crate) fn note_abort(task: &Weak<Task>) {
+    if let Some(task) = task.upgrade() {
+        // Release: as in `Task::signal`.
+        task.wakes.fetch_add(1, Ordering::Release);
     }
 }
 
