@@ -53,6 +53,8 @@ use std::future::Future;
 use futures::future::join_all;
 use gokio::{chan, go_named, Chan, Receiver, Sender};
 
+use crate::next::{next_or_gone, Next};
+
 /// Merges several channels into one: Go's `merge(cs ...<-chan T) <-chan T`.
 ///
 /// Starts one goroutine per input (named `fan_in-<index>`) that forwards the
@@ -164,7 +166,7 @@ pub fn fan_in_buffered<T: Send + 'static>(
         let out = tx.clone();
         go_named(format!("fan_in-{index}"), async move {
             let mut forwarded: u64 = 0;
-            while let Some(v) = recv_unless_gone(&input, &out).await {
+            while let Next::Job(v) = next_or_gone(&input, &out).await {
                 if out.send(v).await.is_err() {
                     // The consumer is gone: the value has nowhere to go, and
                     // dropping `input` on return lets the producer's sends
@@ -181,22 +183,6 @@ pub fn fan_in_buffered<T: Send + 'static>(
     // last of them ends.
     drop(tx);
     rx
-}
-
-/// The next value of `input`, or `None` once it is closed and drained or
-/// every receiver of `out` is gone (so a forwarder on a silent input still
-/// stops as soon as its consumer does). `recv` is polled first; the
-/// `closed` wait is registered only if it waits.
-async fn recv_unless_gone<T, U>(input: &Receiver<T>, out: &Sender<U>) -> Option<T> {
-    let mut recv = std::pin::pin!(input.recv());
-    let mut gone = std::pin::pin!(out.closed());
-    std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(v) = recv.as_mut().poll(cx) {
-            return std::task::Poll::Ready(v);
-        }
-        gone.as_mut().poll(cx).map(|()| None)
-    })
-    .await
 }
 
 /// Distributes one channel's values over `n` receivers, each value to

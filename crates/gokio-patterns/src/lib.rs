@@ -9,6 +9,8 @@
 
 // Modules (one per pattern family) are added below.
 
+mod next;
+
 mod worker_pool;
 pub use worker_pool::{worker_pool, worker_pool_ordered, Pool, Progress, WorkerPool};
 

@@ -101,6 +101,8 @@ use std::time::Instant;
 
 use futures::FutureExt;
 use gokio::{Receiver, Sender};
+
+use crate::next::{next_or_gone as next_job, Next};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
@@ -1083,32 +1085,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// A worker of a completion-order pool: Go's `for job := range jobs {
 /// results <- f(job) }`, stopping with the pool.
-/// What an idle worker of a completion-order pool (or an ordered pool's
-/// collector) waits for.
-enum Next<J> {
-    Job(J),
-    /// `jobs` is closed and drained.
-    Exhausted,
-    /// Every results receiver is gone: nothing a job produces can be read.
-    ConsumerGone,
-}
-
-/// The next job, or why there is none. Waits on `jobs` and, at the same
-/// time, for the results receivers to go away, so a pool whose consumer is
-/// gone stops at once even while `jobs` stays open and empty. `recv` is
-/// polled first and the `closed` wait registered only if it waits.
-async fn next_job<J, R>(jobs: &Receiver<J>, results: &Sender<R>) -> Next<J> {
-    let mut recv = pin!(jobs.recv());
-    let mut gone = pin!(results.closed());
-    poll_fn(|cx| {
-        if let Poll::Ready(job) = recv.as_mut().poll(cx) {
-            return Poll::Ready(job.map_or(Next::Exhausted, Next::Job));
-        }
-        gone.as_mut().poll(cx).map(|()| Next::ConsumerGone)
-    })
-    .await
-}
-
 async fn completion_worker<J, R, F, Fut>(
     id: usize,
     core: Arc<Core<F>>,

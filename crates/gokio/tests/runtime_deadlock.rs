@@ -15,6 +15,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use gokio::{chan, go, go_named, select, Select, WaitGroup};
 
+mod common;
+
 const SCENARIO_VAR: &str = "GOKIO_DEADLOCK_SCENARIO";
 
 const MESSAGE: &str = "fatal error: all goroutines are asleep - deadlock!\n\n";
@@ -67,12 +69,7 @@ fn block(stderr: &str, id: u64) -> &str {
 
 /// The line of this file marked with the comment `// @<name>`.
 fn line_of(name: &str) -> u32 {
-    let marker = format!("// @{name}");
-    let index = include_str!("runtime_deadlock.rs")
-        .lines()
-        .position(|line| line.trim_end().ends_with(&marker))
-        .unwrap_or_else(|| panic!("no line marked {marker}"));
-    u32::try_from(index + 1).expect("a small line number")
+    common::marked_line(include_str!("runtime_deadlock.rs"), name)
 }
 
 /// `file:line:` of this test file at `line`, as the dump prints it.

@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use gokio::{chan, dump, go, go_named, gosched, num_goroutine, select, WaitGroup};
 
+mod common;
+
 /// The line of this file marked with the comment `// @<name>`.
 fn line_of(name: &str) -> u32 {
-    let marker = format!("// @{name}");
-    let index = include_str!("runtime_dump.rs")
-        .lines()
-        .position(|line| line.trim_end().ends_with(&marker))
-        .unwrap_or_else(|| panic!("no line marked {marker}"));
-    u32::try_from(index + 1).expect("a small line number")
+    common::marked_line(include_str!("runtime_dump.rs"), name)
 }
 
 /// `file:line:` of this test file, as the dump prints it.

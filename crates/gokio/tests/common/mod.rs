@@ -37,3 +37,14 @@ pub fn poll_with<F: Future + Unpin>(fut: &mut F, flag: &Arc<WakeFlag>) -> Poll<F
     let waker = futures::task::waker(Arc::clone(flag));
     fut.poll_unpin(&mut Context::from_waker(&waker))
 }
+
+/// The 1-based number of the line of `source` that ends with the comment
+/// `// @<name>`: tests mark the call a goroutine dump must point at.
+pub fn marked_line(source: &str, name: &str) -> u32 {
+    let marker = format!("// @{name}");
+    let index = source
+        .lines()
+        .position(|line| line.trim_end().ends_with(&marker))
+        .unwrap_or_else(|| panic!("no line marked {marker}"));
+    u32::try_from(index + 1).expect("a small line number")
+}
