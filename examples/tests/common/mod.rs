@@ -1,5 +1,10 @@
 //! Shared by the example tests: every example is built once per test
-//! binary, with one `cargo build --examples`, and then run directly.
+//! binary, with one `cargo build --workspace --examples`, and then run
+//! directly. `--workspace` resolves features exactly as `cargo test
+//! --workspace` does, so under CI the examples that run are the ones that
+//! command already built (with `-p gokio-examples` Cargo would compile
+//! gokio a second time, with another feature set, and link every example
+//! again: time and disk a CI machine may not have).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,13 +22,7 @@ fn target_dir() -> PathBuf {
 fn build_examples() {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--examples",
-            "-p",
-            "gokio-examples",
-            "--manifest-path",
-        ])
+        .args(["build", "--workspace", "--examples", "--manifest-path"])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", target_dir())
         .status()
