@@ -274,6 +274,47 @@ async fn keep_alive_holds_a_long_job() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_waiting_in_the_hand_off_is_not_redelivered() {
+    let Some((client, queue)) = setup("handoff").await else {
+        return;
+    };
+    let ack_wait = Duration::from_secs(1);
+    let opts = Options::new().ack_wait(ack_wait).prefetch(2);
+    let producer = nats::producer::<Task>(&client, &queue, &opts)
+        .await
+        .unwrap();
+    producer.submit("busy", &Task { n: 1 }).await.unwrap();
+    producer.submit("next", &Task { n: 2 }).await.unwrap();
+    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
+        .await
+        .unwrap();
+
+    // The only worker is busy with the first job for 3.5 ack waits; the
+    // second job, delivered to the consumer at the start, waits in the
+    // hand-off all that time.
+    let busy = recv(&jobs).await;
+    let heartbeat = busy.keep_alive();
+    eventually("both jobs delivered to the consumer", || async {
+        backlog(&client, &queue).await == (0, 2)
+    })
+    .await;
+    tokio::time::sleep(ack_wait * 7 / 2).await;
+    drop(heartbeat);
+    busy.ack().await.unwrap();
+    let next = recv(&jobs).await;
+    assert_eq!((next.id(), next.delivery_count()), ("next", 1));
+    assert_eq!(
+        num_redelivered(&client, &queue).await,
+        0,
+        "the consumer kept the waiting job alive"
+    );
+    next.ack().await.unwrap();
+
+    drop(jobs);
+    nats::delete_queue(&client, &queue).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retry_on_every_delivery_ends_in_the_dead_letter_queue() {
     let Some((client, queue)) = setup("retry").await else {
         return;
