@@ -12,7 +12,9 @@ use std::sync::Arc;
 /// `dead_lettered` (or is still in flight); a settle that could not be sent
 /// (the connection was gone) is not counted, and the job comes back. So
 /// when a consumer is idle and nothing failed, `delivered == acked +
-/// nacked + terminated + dead_lettered`.
+/// nacked + terminated + dead_lettered`. The counts are of settles sent: a
+/// late settle of a delivery the queue had already redelivered elsewhere
+/// (its ack wait expired) counts too, though it may change nothing.
 #[derive(Clone, Default)]
 pub struct Counters {
     inner: Arc<Inner>,

@@ -127,6 +127,11 @@ impl Options {
     /// Stops pulling new jobs when `token` is cancelled: the consumer's
     /// receiver then closes, and jobs already delivered stay valid, so a
     /// worker pool on it drains and ends (a graceful shutdown).
+    ///
+    /// A job the consumer held for a busy worker when it stopped is given
+    /// back at once; as on JetStream, that used up one of its deliveries,
+    /// so a job on its last allowed delivery is dead-lettered without having
+    /// run. Keep `max_deliver` above 1 if consumers stop often.
     pub fn cancel(mut self, token: CancellationToken) -> Options {
         self.cancel = Some(token);
         self
