@@ -7,26 +7,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v nats-server >/dev/null; then
-    echo "nats-server is not installed: apt-get update && apt-get install -y nats-server" >&2
-    exit 1
-fi
-DIR=$(mktemp -d)
-nats-server -js -a 127.0.0.1 -p -1 -m -1 -sd "$DIR/js" --ports_file_dir "$DIR" >"$DIR/server.log" 2>&1 &
-SERVER=$!
-trap 'kill -INT $SERVER; wait $SERVER || true; rm -rf "$DIR"' EXIT
-for _ in $(seq 100); do
-    PORTS=$(cat "$DIR"/*.ports 2>/dev/null || true)
-    [ -n "$PORTS" ] && break
-    sleep 0.1
-done
-URL=$(echo "$PORTS" | grep -o 'nats://[0-9.:]*' | head -1)
-MONITOR=$(echo "$PORTS" | grep -o 'http://[0-9.:]*' | head -1)
-for _ in $(seq 100); do
-    curl -fs "$MONITOR/healthz?js-enabled-only=true" >/dev/null && break
-    sleep 0.1
-done
+source scripts/nats-server.sh
+trap nats_stop EXIT
+nats_start
 
 cargo build --release --quiet -p gokio-benches --bin queue_throughput
 echo "nats-server $(nats-server --version | awk '{print $NF}'), $(nproc) cores, $(date -u +%Y-%m-%d)"
-target/release/queue_throughput "$URL" "${1:-20000}"
+target/release/queue_throughput "$NATS_URL" "${1:-20000}"

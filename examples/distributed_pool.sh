@@ -10,36 +10,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS=${1:-500}
-if ! command -v nats-server >/dev/null; then
-    echo "nats-server is not installed: apt-get install -y nats-server" >&2
-    exit 1
-fi
-
+source scripts/nats-server.sh
 DIR=$(mktemp -d)
-nats-server -js -a 127.0.0.1 -p -1 -m -1 -sd "$DIR/js" --ports_file_dir "$DIR" >"$DIR/server.log" 2>&1 &
-SERVER=$!
 cleanup() {
     status=$?
     if [ "$status" != 0 ]; then
         for f in "$DIR"/w*.err; do [ -s "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done
     fi
     kill -9 "${PIDS[@]:-}" 2>/dev/null || true
-    kill -INT "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+    nats_stop
     rm -rf "$DIR"
 }
 trap cleanup EXIT
-
-for _ in $(seq 100); do
-    PORTS=$(cat "$DIR"/*.ports 2>/dev/null || true)
-    [ -n "$PORTS" ] && break
-    sleep 0.1
-done
-export NATS_URL=$(echo "$PORTS" | grep -o 'nats://[0-9.:]*' | head -1)
-MONITOR=$(echo "$PORTS" | grep -o 'http://[0-9.:]*' | head -1)
-for _ in $(seq 100); do
-    curl -fs "$MONITOR/healthz?js-enabled-only=true" >/dev/null && break
-    sleep 0.1
-done
+nats_start
 echo "nats-server $(nats-server --version | awk '{print $NF}') at $NATS_URL"
 
 cargo build --release --quiet --example distributed_pool
