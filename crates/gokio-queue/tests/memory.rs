@@ -34,19 +34,63 @@ fn opts() -> Options {
         .retry_backoff(Duration::from_secs(1))
 }
 
-async fn queue_with(opts: &Options, ids: &[&str]) -> Queue<Task> {
+/// A queue holding a job per id, in order, the `n`th with task number `n`.
+async fn queue_with(opts: &Options, ids: &[impl AsRef<str>]) -> Queue<Task> {
     let queue = Queue::new("test", opts).unwrap();
     let producer = queue.producer();
     for (n, id) in ids.iter().enumerate() {
-        let submitted = producer.submit(*id, &Task { n: n as u32 }).await.unwrap();
+        let submitted = producer
+            .submit(id.as_ref(), &Task { n: n as u32 })
+            .await
+            .unwrap();
         assert_eq!(submitted, Submitted::Queued);
     }
     queue
 }
 
+/// A queue holding `ids` (see [`queue_with`]) and a consumer of it.
+async fn queue_and_jobs(
+    opts: &Options,
+    ids: &[impl AsRef<str>],
+) -> (Queue<Task>, Receiver<Job<Task>>) {
+    let queue = queue_with(opts, ids).await;
+    let jobs = queue.consume(opts.clone()).unwrap();
+    (queue, jobs)
+}
+
+/// Like [`queue_and_jobs`], but the queue is closed first, so the receiver
+/// closes once every job is settled.
+async fn closed_queue_and_jobs(
+    opts: &Options,
+    ids: &[impl AsRef<str>],
+) -> (Queue<Task>, Receiver<Job<Task>>) {
+    let queue = queue_with(opts, ids).await;
+    queue.close();
+    let jobs = queue.consume(opts.clone()).unwrap();
+    (queue, jobs)
+}
+
+/// The ids `job-0`, `job-1`, ... of `count` jobs.
+fn job_ids(count: u32) -> Vec<String> {
+    (0..count).map(|n| format!("job-{n}")).collect()
+}
+
+/// The queue's backlog as `(waiting, in_flight)`.
+fn backlog(queue: &Queue<Task>) -> (u64, u64) {
+    let backlog = queue.backlog();
+    (backlog.waiting, backlog.in_flight)
+}
+
 /// The next job, which must come within an hour (of virtual time).
 async fn recv(jobs: &Receiver<Job<Task>>) -> Job<Task> {
     next(jobs).await.expect("the receiver closed")
+}
+
+/// The next job, after checking that it is delivery `count` of job `id`.
+async fn recv_delivery(jobs: &Receiver<Job<Task>>, id: &str, count: u32) -> Job<Task> {
+    let job = recv(jobs).await;
+    assert_eq!((job.id(), job.delivery_count()), (id, count));
+    job
 }
 
 /// The next value, or `None` once `rx` closes; an hour of (virtual)
@@ -77,16 +121,13 @@ async fn yield_until(mut done: impl FnMut() -> bool) {
 #[tokio::test(start_paused = true)]
 async fn ack_removes_the_job() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a"]).await;
-    let jobs = queue.consume(opts.clone()).unwrap();
-    let job = recv(&jobs).await;
-    assert_eq!((job.id(), job.delivery_count()), ("a", 1));
+    let (queue, jobs) = queue_and_jobs(&opts, &["a"]).await;
+    let job = recv_delivery(&jobs, "a", 1).await;
     job.ack().await.unwrap();
 
     // Long past the ack wait, nothing comes back.
     assert!(silent_for(&jobs, ACK_WAIT * 5).await);
-    let backlog = queue.backlog();
-    assert_eq!((backlog.waiting, backlog.in_flight), (0, 0));
+    assert_eq!(backlog(&queue), (0, 0));
     queue.close();
     assert!(next(&jobs).await.is_none());
 }
@@ -94,9 +135,7 @@ async fn ack_removes_the_job() {
 #[tokio::test(start_paused = true)]
 async fn delivery_is_fifo_by_submit_order() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a", "b", "c", "d"]).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (_queue, jobs) = closed_queue_and_jobs(&opts, &["a", "b", "c", "d"]).await;
     let mut order = Vec::new();
     while let Some(job) = next(&jobs).await {
         order.push(job.id().to_owned());
@@ -108,8 +147,7 @@ async fn delivery_is_fifo_by_submit_order() {
 #[tokio::test(start_paused = true)]
 async fn nak_redelivers_after_the_delay_and_not_before() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a"]).await;
-    let jobs = queue.consume(opts).unwrap();
+    let (_queue, jobs) = queue_and_jobs(&opts, &["a"]).await;
     let job = recv(&jobs).await;
     let start = Instant::now();
     job.nak(Duration::from_secs(5)).await.unwrap();
@@ -124,11 +162,9 @@ async fn nak_redelivers_after_the_delay_and_not_before() {
 #[tokio::test(start_paused = true)]
 async fn a_nakd_job_goes_back_ahead_of_later_submits() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a", "b"]).await;
-    let jobs = queue.consume(opts).unwrap();
+    let (_queue, jobs) = queue_and_jobs(&opts, &["a", "b"]).await;
     recv(&jobs).await.nak(Duration::ZERO).await.unwrap();
-    let job = recv(&jobs).await;
-    assert_eq!((job.id(), job.delivery_count()), ("a", 2));
+    let job = recv_delivery(&jobs, "a", 2).await;
     job.ack().await.unwrap();
 }
 
@@ -136,13 +172,11 @@ async fn a_nakd_job_goes_back_ahead_of_later_submits() {
 async fn dropping_an_unsettled_job_redelivers_it_at_once() {
     let opts = opts();
     let counters = opts.counters();
-    let queue = queue_with(&opts, &["a"]).await;
-    let jobs = queue.consume(opts).unwrap();
+    let (_queue, jobs) = queue_and_jobs(&opts, &["a"]).await;
     let start = Instant::now();
     drop(recv(&jobs).await);
 
-    let job = recv(&jobs).await;
-    assert_eq!((job.id(), job.delivery_count()), ("a", 2));
+    let job = recv_delivery(&jobs, "a", 2).await;
     // At once, not after the ack wait.
     assert_eq!(start.elapsed(), Duration::ZERO);
     job.ack().await.unwrap();
@@ -153,8 +187,7 @@ async fn dropping_an_unsettled_job_redelivers_it_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_delivery_silent_past_the_ack_wait_is_redelivered() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a"]).await;
-    let first = queue.consume(opts.clone()).unwrap();
+    let (queue, first) = queue_and_jobs(&opts, &["a"]).await;
     let held = recv(&first).await;
     let start = Instant::now();
     // A competing consumer: the first one's only prefetch slot is held.
@@ -175,8 +208,7 @@ async fn a_delivery_silent_past_the_ack_wait_is_redelivered() {
 #[tokio::test(start_paused = true)]
 async fn settling_a_superseded_delivery() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a"]).await;
-    let first = queue.consume(opts.clone()).unwrap();
+    let (queue, first) = queue_and_jobs(&opts, &["a"]).await;
     let old = recv(&first).await;
     let second = queue.consume(opts.clone()).unwrap();
     let current = recv(&second).await; // after the ack wait
@@ -208,8 +240,7 @@ async fn settling_a_superseded_delivery() {
 #[tokio::test(start_paused = true)]
 async fn heartbeats_hold_off_redelivery() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a"]).await;
-    let first = queue.consume(opts.clone()).unwrap();
+    let (queue, first) = queue_and_jobs(&opts, &["a"]).await;
     let job = recv(&first).await;
     let second = queue.consume(opts).unwrap();
 
@@ -237,9 +268,7 @@ async fn heartbeats_hold_off_redelivery() {
 async fn retry_backs_off_then_dead_letters_on_the_last_delivery() {
     let opts = opts();
     let counters = opts.counters();
-    let queue = queue_with(&opts, &["a"]).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &["a"]).await;
 
     let mut last = Instant::now();
     let mut waits = Vec::new();
@@ -276,9 +305,7 @@ async fn retry_backs_off_then_dead_letters_on_the_last_delivery() {
 async fn a_job_not_settled_on_its_last_delivery_is_dead_lettered() {
     let opts = opts().max_deliver(2).prefetch(3);
     let counters = opts.counters();
-    let queue = queue_with(&opts, &["a"]).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &["a"]).await;
     let held_1 = recv(&jobs).await;
     let start = Instant::now();
     let held_2 = recv(&jobs).await; // the ack wait expired
@@ -311,9 +338,7 @@ async fn a_job_not_settled_on_its_last_delivery_is_dead_lettered() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_last_delivery_dead_letters_the_job() {
     let opts = opts().max_deliver(1);
-    let queue = queue_with(&opts, &["a"]).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &["a"]).await;
     drop(recv(&jobs).await); // say, a handler that panicked
     assert!(next(&jobs).await.is_none());
     let dead = queue.dead_letters();
@@ -326,8 +351,7 @@ async fn dropping_the_last_delivery_dead_letters_the_job() {
 #[tokio::test(start_paused = true)]
 async fn a_job_waiting_in_the_hand_off_is_kept_alive() {
     let opts = opts().prefetch(2);
-    let queue = queue_with(&opts, &["a", "b"]).await;
-    let first = queue.consume(opts.clone()).unwrap();
+    let (queue, first) = queue_and_jobs(&opts, &["a", "b"]).await;
     let a = recv(&first).await;
     let busy = a.keep_alive(); // the one worker is busy with "a"
                                // The consumer takes "b" too (its second slot) and holds it until a
@@ -335,8 +359,7 @@ async fn a_job_waiting_in_the_hand_off_is_kept_alive() {
     yield_until(|| queue.backlog().in_flight == 2).await;
     let second = queue.consume(opts).unwrap();
     assert!(silent_for(&second, ACK_WAIT * 5).await);
-    let b = recv(&first).await;
-    assert_eq!((b.id(), b.delivery_count()), ("b", 1));
+    let b = recv_delivery(&first, "b", 1).await;
     drop(busy);
     a.ack().await.unwrap();
     b.ack().await.unwrap();
@@ -417,8 +440,7 @@ async fn a_resubmit_within_the_dedup_window_is_a_duplicate() {
 #[tokio::test(start_paused = true)]
 async fn replay_requeues_dead_letters_as_fresh_jobs() {
     let opts = opts();
-    let queue = queue_with(&opts, &["a", "b"]).await;
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = queue_and_jobs(&opts, &["a", "b"]).await;
     recv(&jobs).await.dead_letter("bug #1").await.unwrap();
     recv(&jobs).await.dead_letter("bug #2").await.unwrap();
     assert_eq!(queue.dead_letters().len(), 2);
@@ -447,11 +469,7 @@ async fn replay_requeues_dead_letters_as_fresh_jobs() {
 async fn prefetch_bounds_the_jobs_in_flight() {
     let opts = opts().prefetch(2).max_deliver(1);
     let counters = opts.counters();
-    let ids: Vec<String> = (0..10).map(|n| format!("job-{n}")).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let queue = queue_with(&opts, &ids).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &job_ids(10)).await;
 
     // Four slow workers, but only two jobs may be out at a time.
     let running = Arc::new(AtomicUsize::new(0));
@@ -499,8 +517,7 @@ async fn after_close_the_receiver_closes_once_every_job_is_settled() {
     assert!(silent_for(&jobs, Duration::from_secs(5)).await);
     a.nak(Duration::from_secs(1)).await.unwrap();
     b.ack().await.unwrap();
-    let a = recv(&jobs).await; // the nak'd job comes back
-    assert_eq!((a.id(), a.delivery_count()), ("a", 2));
+    let a = recv_delivery(&jobs, "a", 2).await; // the nak'd job comes back
     a.term().await.unwrap();
     assert!(next(&jobs).await.is_none());
     assert!(queue.dead_letters().is_empty());
@@ -520,8 +537,7 @@ async fn cancelling_stops_the_consumer_and_loses_nothing() {
     // The receiver closed when the consumer returned, after it gave back
     // any job it held.
     a.ack().await.unwrap();
-    let backlog = queue.backlog();
-    assert_eq!((backlog.waiting, backlog.in_flight), (2, 0));
+    assert_eq!(backlog(&queue), (2, 0));
     queue.close();
     let jobs = queue.consume(opts).unwrap();
     let mut rest = Vec::new();
@@ -540,8 +556,7 @@ async fn cancelling_stops_the_consumer_and_loses_nothing() {
 async fn dropping_the_receiver_stops_the_consumer_and_gives_its_job_back() {
     let opts = opts();
     let counters = opts.counters();
-    let queue = queue_with(&opts, &["a"]).await;
-    let jobs = queue.consume(opts.clone()).unwrap();
+    let (queue, jobs) = queue_and_jobs(&opts, &["a"]).await;
     // The consumer takes "a" and waits to hand it over.
     yield_until(|| queue.backlog().in_flight == 1).await;
     drop(jobs);
@@ -550,8 +565,7 @@ async fn dropping_the_receiver_stops_the_consumer_and_gives_its_job_back() {
     assert_eq!((stats.delivered, stats.nacked), (1, 1));
 
     let jobs = queue.consume(opts).unwrap();
-    let job = recv(&jobs).await;
-    assert_eq!((job.id(), job.delivery_count()), ("a", 2));
+    let job = recv_delivery(&jobs, "a", 2).await;
     job.ack().await.unwrap();
 }
 
@@ -577,10 +591,7 @@ async fn an_idle_consumer_stops_when_its_receiver_is_dropped() {
 #[tokio::test(start_paused = true)]
 async fn competing_consumers_share_the_jobs() {
     let opts = opts().prefetch(2);
-    let ids: Vec<String> = (0..6).map(|n| format!("job-{n}")).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let queue = queue_with(&opts, &ids).await;
-    let first = queue.consume(opts.clone()).unwrap();
+    let (queue, first) = queue_and_jobs(&opts, &job_ids(6)).await;
     let second = queue.clone().consume(opts).unwrap();
 
     let mut held = Vec::new();
@@ -593,8 +604,7 @@ async fn competing_consumers_share_the_jobs() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 4);
-    let backlog = queue.backlog();
-    assert_eq!((backlog.waiting, backlog.in_flight), (2, 4));
+    assert_eq!(backlog(&queue), (2, 4));
     for job in held {
         job.ack().await.unwrap();
     }
@@ -604,9 +614,8 @@ async fn competing_consumers_share_the_jobs() {
 async fn counters_add_up_when_idle() {
     let opts = opts().max_deliver(2);
     let counters = opts.counters();
-    let queue = queue_with(&opts, &["ack", "nak", "term", "dead", "drop"]).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (_queue, jobs) =
+        closed_queue_and_jobs(&opts, &["ack", "nak", "term", "dead", "drop"]).await;
     while let Some(job) = next(&jobs).await {
         match (job.id(), job.delivery_count()) {
             ("nak", 1) => job.nak(Duration::from_secs(1)).await.unwrap(),
@@ -632,11 +641,7 @@ async fn counters_add_up_when_idle() {
 async fn durable_worker_pool_acks_ok_and_retries_then_dead_letters_err() {
     let opts = opts().prefetch(4);
     let counters = opts.counters();
-    let ids: Vec<String> = (0..10).map(|n| format!("job-{n}")).collect();
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let queue = queue_with(&opts, &ids).await;
-    queue.close();
-    let jobs = queue.consume(opts).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &job_ids(10)).await;
 
     let results = durable_worker_pool(4, jobs, |task: Task| async move {
         if task.n % 2 == 0 {
@@ -674,9 +679,7 @@ async fn durable_worker_pool_acks_ok_and_retries_then_dead_letters_err() {
 #[tokio::test(start_paused = true)]
 async fn durable_worker_pool_keeps_long_jobs_from_being_redelivered() {
     let opts = opts();
-    let queue = queue_with(&opts, &["slow"]).await;
-    queue.close();
-    let jobs = queue.consume(opts.clone()).unwrap();
+    let (queue, jobs) = closed_queue_and_jobs(&opts, &["slow"]).await;
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
     let results = durable_worker_pool(1, jobs, move |_task: Task| {
@@ -877,8 +880,7 @@ async fn stress_every_job_is_acked_or_dead_lettered_exactly_once() {
         .into_iter()
         .map(|d| (d.payload_as::<Task>().unwrap().n, d))
         .collect();
-    let backlog = queue.backlog();
-    assert_eq!((backlog.waiting, backlog.in_flight), (0, 0));
+    assert_eq!(backlog(&queue), (0, 0));
     let mut total_runs = 0u64;
     let mut rerun = 0;
     for n in 0..total {

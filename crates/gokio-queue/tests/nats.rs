@@ -45,6 +45,13 @@ async fn recv<J>(jobs: &Receiver<Job<J>>) -> Job<J> {
         .expect("the consumer is running")
 }
 
+/// The next job, after checking that it is delivery `count` of job `id`.
+async fn recv_delivery<J>(jobs: &Receiver<Job<J>>, id: &str, count: u32) -> Job<J> {
+    let job = recv(jobs).await;
+    assert_eq!((job.id(), job.delivery_count()), (id, count));
+    job
+}
+
 /// Polls `check` until it holds.
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -78,6 +85,45 @@ async fn num_redelivered(client: &nats::Client, queue: &str) -> usize {
     info.num_redelivered
 }
 
+/// Declares `queue`, submits `jobs` (each an id and its task's number) in
+/// order, and starts a consumer of it with `opts`.
+async fn submit_then_consume<I: Into<String>>(
+    client: &nats::Client,
+    queue: &str,
+    opts: &Options,
+    jobs: impl IntoIterator<Item = (I, u32)>,
+) -> Receiver<Job<Task>> {
+    let producer = nats::producer::<Task>(client, queue, opts).await.unwrap();
+    for (id, n) in jobs {
+        producer.submit(id, &Task { n }).await.unwrap();
+    }
+    nats::consume(client, queue, opts.clone()).await.unwrap()
+}
+
+/// The queue's only dead letter, after checking its id, its deliveries and
+/// that its reason contains `reason`.
+async fn only_dead_letter(
+    client: &nats::Client,
+    queue: &str,
+    id: &str,
+    deliveries: u32,
+    reason: &str,
+) -> DeadLetter {
+    let mut letters = dead(client, queue).await;
+    assert_eq!(letters.len(), 1);
+    let letter = letters.remove(0);
+    assert_eq!((letter.id.as_str(), letter.deliveries), (id, deliveries));
+    assert!(letter.reason.contains(reason), "{}", letter.reason);
+    letter
+}
+
+/// Drops what the test still holds (stopping its consumers), then deletes
+/// the queue.
+async fn teardown<T>(client: &nats::Client, queue: &str, held: T) {
+    drop(held);
+    nats::delete_queue(client, queue).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn submit_consume_ack_empties_the_queue() {
     let Some((client, queue)) = setup("ack").await else {
@@ -108,8 +154,7 @@ async fn submit_consume_ack_empties_the_queue() {
     let stats = opts.counters().stats();
     assert_eq!((stats.delivered, stats.acked), (1, 1));
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -137,8 +182,7 @@ async fn resubmit_within_the_dedup_window_is_a_duplicate() {
     job.ack().await.unwrap();
     assert_eq!(backlog(&client, &queue).await, (0, 0));
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -148,19 +192,12 @@ async fn a_nak_redelivers() {
     };
     // A long ack wait: the redelivery below must come from the nak.
     let opts = Options::new().ack_wait(LONG_ACK_WAIT).confirm_acks(true);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("n1", &Task { n: 1 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("n1", 1)]).await;
 
     let first = recv(&jobs).await;
     assert_eq!(first.delivery_count(), 1);
     first.nak(Duration::ZERO).await.unwrap();
-    let second = recv(&jobs).await;
-    assert_eq!((second.id(), second.delivery_count()), ("n1", 2));
+    let second = recv_delivery(&jobs, "n1", 2).await;
     second.ack().await.unwrap();
     let stats = opts.counters().stats();
     assert_eq!(
@@ -173,8 +210,7 @@ async fn a_nak_redelivers() {
         (2, 1, 1, 1)
     );
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -183,22 +219,14 @@ async fn a_dropped_job_is_redelivered_at_once() {
         return;
     };
     let opts = Options::new().ack_wait(LONG_ACK_WAIT);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("d1", &Task { n: 1 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("d1", 1)]).await;
 
     drop(recv(&jobs).await); // a worker that panicked
-    let again = recv(&jobs).await;
-    assert_eq!((again.id(), again.delivery_count()), ("d1", 2));
+    let again = recv_delivery(&jobs, "d1", 2).await;
     again.ack().await.unwrap();
     assert_eq!(opts.counters().stats().nacked, 1);
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -207,14 +235,8 @@ async fn an_expired_ack_wait_redelivers_to_another_consumer() {
         return;
     };
     let opts = Options::new().ack_wait(Duration::from_secs(1)).prefetch(1);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("e1", &Task { n: 1 }).await.unwrap();
+    let a = submit_then_consume(&client, &queue, &opts, [("e1", 1)]).await;
 
-    let a = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
     // A hung worker: it holds the job (and consumer a's only permit) and
     // never settles it.
     let hung = recv(&a).await;
@@ -225,12 +247,10 @@ async fn an_expired_ack_wait_redelivers_to_another_consumer() {
     )
     .await
     .unwrap();
-    let again = recv(&b).await;
-    assert_eq!((again.id(), again.delivery_count()), ("e1", 2));
+    let again = recv_delivery(&b, "e1", 2).await;
     again.ack().await.unwrap();
 
-    drop((hung, a, b));
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, (hung, a, b)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -244,13 +264,7 @@ async fn keep_alive_holds_a_long_job() {
         .ack_wait(ack_wait)
         .prefetch(2)
         .confirm_acks(true);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("long", &Task { n: 1 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("long", 1)]).await;
 
     let job = recv(&jobs).await;
     let heartbeat = job.keep_alive();
@@ -269,8 +283,7 @@ async fn keep_alive_holds_a_long_job() {
     assert_eq!(backlog(&client, &queue).await, (0, 0));
     assert_eq!(opts.counters().stats().redelivered, 0);
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -280,14 +293,7 @@ async fn a_job_waiting_in_the_hand_off_is_not_redelivered() {
     };
     let ack_wait = Duration::from_secs(1);
     let opts = Options::new().ack_wait(ack_wait).prefetch(2);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("busy", &Task { n: 1 }).await.unwrap();
-    producer.submit("next", &Task { n: 2 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("busy", 1), ("next", 2)]).await;
 
     // The only worker is busy with the first job for 3.5 ack waits; the
     // second job, delivered to the consumer at the start, waits in the
@@ -301,8 +307,7 @@ async fn a_job_waiting_in_the_hand_off_is_not_redelivered() {
     tokio::time::sleep(ack_wait * 7 / 2).await;
     drop(heartbeat);
     busy.ack().await.unwrap();
-    let next = recv(&jobs).await;
-    assert_eq!((next.id(), next.delivery_count()), ("next", 1));
+    let next = recv_delivery(&jobs, "next", 1).await;
     assert_eq!(
         num_redelivered(&client, &queue).await,
         0,
@@ -310,8 +315,7 @@ async fn a_job_waiting_in_the_hand_off_is_not_redelivered() {
     );
     next.ack().await.unwrap();
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -323,13 +327,7 @@ async fn retry_on_every_delivery_ends_in_the_dead_letter_queue() {
         .ack_wait(LONG_ACK_WAIT)
         .max_deliver(3)
         .retry_backoff(Duration::from_millis(10));
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("r1", &Task { n: 5 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("r1", 5)]).await;
 
     for delivery in 1..=3 {
         let job = recv(&jobs).await;
@@ -337,15 +335,7 @@ async fn retry_on_every_delivery_ends_in_the_dead_letter_queue() {
         assert_eq!(job.is_last_attempt(), delivery == 3);
         job.retry(format!("boom {delivery}")).await.unwrap();
     }
-    let letters = dead(&client, &queue).await;
-    assert_eq!(letters.len(), 1);
-    let letter = &letters[0];
-    assert_eq!((letter.id.as_str(), letter.deliveries), ("r1", 3));
-    assert!(
-        letter.reason.contains("last delivery (3 of 3): boom 3"),
-        "{}",
-        letter.reason
-    );
+    let letter = only_dead_letter(&client, &queue, "r1", 3, "last delivery (3 of 3): boom 3").await;
     assert_eq!(letter.payload_as::<Task>().unwrap(), Task { n: 5 });
     // Removed from the queue: nothing waits, nothing is in flight.
     assert_eq!(backlog(&client, &queue).await, (0, 0));
@@ -356,8 +346,7 @@ async fn retry_on_every_delivery_ends_in_the_dead_letter_queue() {
         (3, 2, 1)
     );
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -369,11 +358,7 @@ async fn a_job_never_settled_on_its_last_delivery_is_dead_lettered() {
         .ack_wait(Duration::from_secs(1))
         .max_deliver(2)
         .prefetch(4);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("h1", &Task { n: 9 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts).await.unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("h1", 9)]).await;
 
     // A worker that hangs on both deliveries: no handler ever reports the
     // last one failed. The server delivers it a third time, and the
@@ -385,16 +370,14 @@ async fn a_job_never_settled_on_its_last_delivery_is_dead_lettered() {
         !dead(&client, &queue).await.is_empty()
     })
     .await;
-    let letters = dead(&client, &queue).await;
-    assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].id.as_str(), letters[0].deliveries), ("h1", 2));
-    assert!(
-        letters[0]
-            .reason
-            .contains("not settled on its last delivery (2 of 2)"),
-        "{}",
-        letters[0].reason
-    );
+    only_dead_letter(
+        &client,
+        &queue,
+        "h1",
+        2,
+        "not settled on its last delivery (2 of 2)",
+    )
+    .await;
     eventually("the job leaves the queue", || async {
         backlog(&client, &queue).await == (0, 0)
     })
@@ -407,8 +390,7 @@ async fn a_job_never_settled_on_its_last_delivery_is_dead_lettered() {
         "deleted from the stream"
     );
 
-    drop((first, last, jobs));
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, (first, last, jobs)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -434,20 +416,12 @@ async fn an_undecodable_payload_is_dead_lettered_and_nothing_hangs() {
     let job = recv(&jobs).await;
     assert_eq!(job.id(), "good");
     job.ack().await.unwrap();
-    let letters = dead(&client, &queue).await;
-    assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].id.as_str(), letters[0].deliveries), ("bad", 1));
-    assert!(
-        letters[0].reason.contains("does not decode"),
-        "{}",
-        letters[0].reason
-    );
-    assert_eq!(letters[0].payload, b"not json");
+    let letter = only_dead_letter(&client, &queue, "bad", 1, "does not decode").await;
+    assert_eq!(letter.payload, b"not json");
     assert_eq!(backlog(&client, &queue).await, (0, 0));
     assert_eq!(opts.counters().stats().dead_lettered, 1);
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -456,11 +430,7 @@ async fn replayed_dead_letters_are_delivered_again() {
         return;
     };
     let opts = Options::new().confirm_acks(true);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("p1", &Task { n: 3 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts).await.unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("p1", 3)]).await;
 
     recv(&jobs).await.dead_letter("bad input").await.unwrap();
     assert_eq!(dead(&client, &queue).await[0].reason, "bad input");
@@ -475,8 +445,7 @@ async fn replayed_dead_letters_are_delivered_again() {
     assert_eq!(nats::replay_dead_letters(&client, &queue).await.unwrap(), 0);
     assert_eq!(backlog(&client, &queue).await, (0, 0));
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -485,13 +454,8 @@ async fn prefetch_bounds_the_jobs_in_flight() {
         return;
     };
     let opts = Options::new().prefetch(2).ack_wait(LONG_ACK_WAIT);
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    for n in 0..5 {
-        producer.submit(format!("j{n}"), &Task { n }).await.unwrap();
-    }
-    let jobs = nats::consume::<Task>(&client, &queue, opts).await.unwrap();
+    let five = (0..5).map(|n| (format!("j{n}"), n));
+    let jobs = submit_then_consume(&client, &queue, &opts, five).await;
 
     let slow = [recv(&jobs).await, recv(&jobs).await];
     eventually("two jobs in flight, three waiting", || async {
@@ -514,8 +478,7 @@ async fn prefetch_bounds_the_jobs_in_flight() {
     }
     assert_eq!(seen.len(), 5);
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -545,8 +508,7 @@ async fn an_idle_consumer_does_not_spin() {
     }
     assert!((1..=2).contains(&count), "{count} pull requests in 3 s");
 
-    drop(jobs);
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -558,12 +520,7 @@ async fn cancel_closes_the_receiver() {
     let opts = Options::new()
         .ack_wait(LONG_ACK_WAIT)
         .cancel(cancel.clone());
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    producer.submit("c1", &Task { n: 1 }).await.unwrap();
-    producer.submit("c2", &Task { n: 2 }).await.unwrap();
-    let jobs = nats::consume::<Task>(&client, &queue, opts).await.unwrap();
+    let jobs = submit_then_consume(&client, &queue, &opts, [("c1", 1), ("c2", 2)]).await;
 
     let job = recv(&jobs).await;
     cancel.cancel();
@@ -574,7 +531,7 @@ async fn cancel_closes_the_receiver() {
     // The job delivered before the cancel is still valid.
     job.ack().await.unwrap();
 
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, jobs).await;
 }
 
 #[tokio::test]
@@ -602,18 +559,8 @@ async fn durable_worker_pool_processes_every_job() {
         .ack_wait(LONG_ACK_WAIT)
         .retry_backoff(Duration::from_millis(10))
         .cancel(cancel.clone());
-    let producer = nats::producer::<Task>(&client, &queue, &opts)
-        .await
-        .unwrap();
-    for n in 0..JOBS {
-        producer
-            .submit(format!("job-{n}"), &Task { n })
-            .await
-            .unwrap();
-    }
-    let jobs = nats::consume::<Task>(&client, &queue, opts.clone())
-        .await
-        .unwrap();
+    let all = (0..JOBS).map(|n| (format!("job-{n}"), n));
+    let jobs = submit_then_consume(&client, &queue, &opts, all).await;
 
     // Every tenth job fails its first delivery.
     let failed_once = Arc::new(Mutex::new(HashSet::new()));
@@ -659,5 +606,5 @@ async fn durable_worker_pool_processes_every_job() {
     })
     .await;
 
-    nats::delete_queue(&client, &queue).await.unwrap();
+    teardown(&client, &queue, results).await;
 }

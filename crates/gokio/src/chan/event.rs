@@ -70,13 +70,21 @@ impl Event {
     }
 
     /// Wakes every listener. Call after the channel state changed.
+    ///
+    /// Inlined: every buffered send and receive calls it, and almost always
+    /// nobody listens, so the call is a fence and a load.
+    #[inline]
     pub(crate) fn notify(&self) {
         // SeqCst fence: the signaller side of invariant 1, ordering the
         // caller's channel update before the load of the listener count.
         fence(Ordering::SeqCst);
-        if self.listeners.load(Ordering::Relaxed) == 0 {
-            return;
+        if self.listeners.load(Ordering::Relaxed) != 0 {
+            self.wake_listeners();
         }
+    }
+
+    #[cold]
+    fn wake_listeners(&self) {
         // Wake outside the lock: a waker may run code that listens again.
         let tokens: Vec<Arc<Token>> = {
             let list = self.list.lock().unwrap_or_else(|e| e.into_inner());

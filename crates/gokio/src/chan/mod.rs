@@ -591,12 +591,21 @@ impl<T> StreamSlot<T> {
     }
 
     /// Withdraws a parked stream receive; `Some(result)` if it had completed.
+    ///
+    /// Inlined: every receive on a handle calls it, and almost always no
+    /// stream receive is parked, so the call is one load.
+    #[inline]
     fn reclaim(&self, shared: &Shared<T>) -> Option<Option<T>> {
         // Relaxed: see the field docs. A plain load keeps the common case
         // (no parked stream receive) free of read-modify-writes.
         if !self.parked.load(Ordering::Relaxed) {
             return None;
         }
+        self.reclaim_parked(shared)
+    }
+
+    #[cold]
+    fn reclaim_parked(&self, shared: &Shared<T>) -> Option<Option<T>> {
         let mut op = self.op.lock().unwrap_or_else(|e| e.into_inner());
         self.parked.store(false, Ordering::Relaxed);
         match (std::mem::replace(&mut *op, StreamOp::Idle), &shared.flavor) {
