@@ -159,18 +159,35 @@ thread_local! {
     });
 }
 
-/// A uniformly random index below `n` (xorshift64*; n is small).
-fn random_below(n: usize) -> usize {
-    RNG.with(|rng| {
-        let mut x = rng.get();
+/// A generator of random indices for one pass: the thread's xorshift64*
+/// state, read once and written back when the pass ends, so a pass over
+/// `n` cases costs one thread-local access, not `n`.
+struct Rng {
+    x: u64,
+}
+
+impl Rng {
+    fn take() -> Rng {
+        Rng { x: RNG.get() }
+    }
+
+    /// A uniformly random index below `n` (n is small).
+    fn below(&mut self, n: usize) -> usize {
+        let mut x = self.x;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        rng.set(x);
+        self.x = x;
         let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
         // Multiply-shift: unbiased enough for n far below 2^32.
         ((u128::from(r >> 32) * n as u128) >> 32) as usize
-    })
+    }
+}
+
+impl Drop for Rng {
+    fn drop(&mut self) {
+        RNG.set(self.x);
+    }
 }
 
 /// Step 1: tries every case once, in a uniformly random order (a fresh
@@ -188,8 +205,9 @@ fn try_phase<C: Cases>(cases: &mut C, nonblocking: bool) -> Option<usize> {
     for (i, slot) in order.iter_mut().enumerate() {
         *slot = i;
     }
+    let mut rng = Rng::take();
     for i in 0..order.len() {
-        let j = i + random_below(order.len() - i);
+        let j = i + rng.below(order.len() - i);
         order.swap(i, j);
         let case = order[i];
         if cases.case(case).try_now(nonblocking) {
@@ -258,20 +276,28 @@ struct Engine<C: Cases> {
     op: Op,
     /// Whether the select has waited yet (for `dump`).
     parked: bool,
-    /// No case waits on a timer: only goroutines can complete the select.
-    gokio_only: bool,
+    /// Whether no case waits on a timer (only goroutines can complete the
+    /// select); worked out when the select first publishes, since most
+    /// selects find a case ready and never do.
+    gokio_only: Option<bool>,
 }
 
 impl<C: Cases> Engine<C> {
-    fn new(mut cases: C, op: Op) -> Self {
-        let gokio_only = (0..cases.len()).all(|i| !cases.case(i).uses_timer());
+    fn new(cases: C, op: Op) -> Self {
         Engine {
             cases,
             token: None,
             op,
             parked: false,
-            gokio_only,
+            gokio_only: None,
         }
+    }
+
+    fn gokio_only(&mut self) -> bool {
+        let cases = &mut self.cases;
+        *self
+            .gokio_only
+            .get_or_insert_with(|| (0..cases.len()).all(|i| !cases.case(i).uses_timer()))
     }
 
     /// Step 4. Returns the case a counterpart completed, if any.
@@ -306,7 +332,7 @@ impl<C: Cases> Future for Engine<C> {
             }
             // Publishing is the only step that stores wakers, so the only
             // one that goes through the goroutine's bookkeeping.
-            let (op, gokio_only) = (this.op, this.gokio_only);
+            let (op, gokio_only) = (this.op, this.gokio_only());
             let mut parked = this.parked;
             let published = poll_op(cx, &op, &mut parked, |park, user| {
                 let looks_ready = if gokio_only {
