@@ -608,3 +608,89 @@ async fn durable_worker_pool_processes_every_job() {
 
     teardown(&client, &queue, results).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn durable_worker_pool_dead_letters_a_job_that_always_fails() {
+    let Some((client, queue)) = setup("always-fails").await else {
+        return;
+    };
+    let opts = Options::new()
+        .prefetch(2)
+        .max_deliver(3)
+        .retry_backoff(Duration::from_millis(20))
+        .ack_wait(Duration::from_secs(5));
+    let jobs = submit_then_consume(&client, &queue, &opts, [("bad", 7)]).await;
+    let results = durable_worker_pool(2, jobs, |task: Task| async move {
+        Err::<(), _>(format!("task {} cannot be done", task.n))
+    });
+
+    // One failure per delivery, then the job is given up on.
+    for _ in 0..3 {
+        let failed = tokio::time::timeout(WITHIN, results.recv())
+            .await
+            .expect("a result within the timeout")
+            .expect("the pool is running");
+        assert_eq!(failed, Err("task 7 cannot be done".to_string()));
+    }
+    eventually("the job is dead-lettered", || async {
+        !dead(&client, &queue).await.is_empty()
+    })
+    .await;
+    only_dead_letter(
+        &client,
+        &queue,
+        "bad",
+        3,
+        "failed on its last delivery (3 of 3): task 7 cannot be done",
+    )
+    .await;
+    eventually("the queue is empty", || async {
+        backlog(&client, &queue).await == (0, 0)
+    })
+    .await;
+    assert!(results.try_recv().is_err(), "no fourth delivery");
+    let stats = opts.counters().stats();
+    assert_eq!(
+        (stats.delivered, stats.nacked, stats.dead_lettered),
+        (3, 2, 1)
+    );
+
+    teardown(&client, &queue, results).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropping_the_receiver_gives_the_held_jobs_back() {
+    let Some((client, queue)) = setup("receiver-drop").await else {
+        return;
+    };
+    // The ack wait is long: only the consumer's nak brings the jobs back
+    // quickly, but a job still on its way when the consumer stopped comes
+    // back after it, so the test waits for every job whichever way.
+    let opts = Options::new().prefetch(4).ack_wait(Duration::from_secs(3));
+    let jobs =
+        submit_then_consume(&client, &queue, &opts, (0..4).map(|n| (format!("j{n}"), n))).await;
+    let first = recv(&jobs).await;
+    eventually("all four jobs delivered to the consumer", || async {
+        backlog(&client, &queue).await == (0, 4)
+    })
+    .await;
+    // Three jobs wait in the consumer for a worker that never comes.
+    drop(jobs);
+    let first_id = first.id().to_owned();
+    first.ack().await.unwrap();
+
+    let again = nats::consume::<Task>(&client, &queue, opts.clone())
+        .await
+        .unwrap();
+    let mut ids = HashSet::new();
+    for _ in 0..3 {
+        let job = recv(&again).await;
+        assert!(job.delivery_count() >= 2, "{} came back", job.id());
+        ids.insert(job.id().to_owned());
+        job.ack().await.unwrap();
+    }
+    assert_eq!(ids.len(), 3, "each held job came back once");
+    assert!(!ids.contains(&first_id), "the acked job stays done");
+
+    teardown(&client, &queue, again).await;
+}
