@@ -27,6 +27,10 @@
 //!
 //! The broken protocol (load the counter *before* registering) is checked
 //! too, and the checker must find its lost wake-up, which shows that it can.
+//!
+//! `sync_wait_group_rounds_model.rs` adds goroutines that `add` from zero
+//! (a reused group) and checks the round that `wait` now compares, which
+//! this model, with `done` callers only, does not need.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

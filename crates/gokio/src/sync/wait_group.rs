@@ -17,35 +17,54 @@
 //!
 //! # Design
 //!
-//! The state is one `AtomicIsize` counter and one [`tokio::sync::Notify`].
-//! An `add` (or `done`) that moves the counter from non-zero to zero calls
-//! [`Notify::notify_waiters`], which wakes every waiter registered at that
-//! moment and no later one. A waiter therefore registers first and looks at
-//! the counter second:
+//! The state is one `AtomicU64` and one [`tokio::sync::Notify`]. The low
+//! 32 bits of the state are the counter (an `i32`, as in Go); the high 32
+//! bits count the counter's transitions from non-zero to zero (the
+//! *round*). An `add` that moves the counter to zero bumps the round in
+//! the same atomic update, then calls [`Notify::notify_waiters`], which
+//! wakes every waiter registered at that moment.
+//!
+//! A waiter registers first and looks at the state second, remembering the
+//! round it saw; it returns once the counter is zero or the round has moved
+//! on:
 //!
 //! ```text
-//! waiter                                  last done()
-//! ------                                  -----------
-//! notified = notify.notified(); enable    count.fetch_sub(1) == 1 ?
-//! if count.load() == 0 { return }         notify.notify_waiters()
-//! notified.await
+//! waiter                                        last done()
+//! ------                                        -----------
+//! notified = notify.notified(); enable          CAS (round, 1) -> (round + 1, 0)
+//! s = state.load(); if count(s) == 0: return    notify.notify_waiters()
+//! round0 = round(s)
+//! loop { notified.await;
+//!        if round(state.load()) != round0: return
+//!        re-register; re-check }
 //! ```
 //!
 //! If the waiter's load sees a non-zero counter, the `done` that later brings
-//! it to zero calls `notify_waiters` after the waiter registered, so the
-//! wake-up reaches it. Loading before registering would lose it: the load
-//! sees 1, the last `done` runs and notifies nobody, and the waiter then
-//! registers and sleeps forever. `tests/sync_wait_group_model.rs` enumerates
-//! every interleaving of both orders and finds exactly that lost wake-up in
-//! the wrong one. (Tokio already promises that a `Notified` receives
-//! `notify_waiters` wake-ups from its creation on; `enable` makes the
-//! registration explicit and independent of that detail.)
+//! it to zero bumps the round and calls `notify_waiters` after the waiter
+//! registered, so the wake-up reaches it. Loading before registering would
+//! lose it: the load sees 1, the last `done` runs and notifies nobody, and
+//! the waiter then registers and sleeps forever. `tests/sync_wait_group_model.rs`
+//! enumerates every interleaving of both orders and finds exactly that lost
+//! wake-up in the wrong one.
+//!
+//! The round is what makes a wake-up trustworthy. A `done` that reached zero
+//! *before* the waiter looked may still be on its way to `notify_waiters`
+//! when the waiter registers (an `add` from zero in between made the
+//! waiter see a non-zero counter): its wake-up is stale. The waiter saw that
+//! transition's round already, so it finds the round unchanged, registers
+//! again and goes on waiting. (Before the round existed, such a stale
+//! wake-up released `wait` while the counter was non-zero; the stress test
+//! `stress_many_add_done_wait_cycles` caught it under load.)
+//!
+//! A decrement uses a compare-and-swap, so that reaching zero and bumping
+//! the round are one update; an increment never reaches zero and uses a
+//! plain `fetch_add`.
 //!
 //! On real hardware the two sides are ordered by the mutex inside `Notify`:
 //! either the waiter's registration precedes the notifier's critical section
 //! (and the notifier sees and wakes it), or the notifier's critical section
 //! precedes the registration, and then it also precedes the waiter's load of
-//! the counter, which therefore reads the zero (or a later value).
+//! the state, which therefore reads the new round (or a later one).
 //!
 //! `wait_blocking` runs the same `wait` future under
 //! `futures::executor::block_on`, whose waker unparks the blocked thread. A
@@ -57,21 +76,20 @@
 //!
 //! 1. The counter is never negative, except after the "negative WaitGroup
 //!    counter" panic, after which the group must not be used.
-//! 2. `notify_waiters` is called by exactly the `add` whose read-modify-write
-//!    moved the counter from non-zero to zero, after that write.
-//! 3. A waiter registers with the `Notify` before it loads the counter, and
-//!    returns only if that load saw zero or it was notified.
-//! 4. A `Notified` completes only through `notify_waiters` (nobody calls
-//!    `notify_one`), so a notified waiter has seen a zero transition that
-//!    happened after it registered.
-//! 5. Each [`WaitGroup::go`] adds exactly 1 before spawning and its drop
+//! 2. The round changes exactly when the counter moves from non-zero to
+//!    zero, in the same atomic update; `notify_waiters` is called by that
+//!    update's `add`, after it.
+//! 3. A waiter registers with the `Notify` before it loads the state, and
+//!    returns only if a load after a registration saw a zero counter or a
+//!    round other than the one its first load saw.
+//! 4. Each [`WaitGroup::go`] adds exactly 1 before spawning and its drop
 //!    guard subtracts exactly 1, once, however the goroutine ends.
 
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -140,10 +158,27 @@ pub struct WaitGroup {
 
 /// The state shared by every clone of one [`WaitGroup`].
 struct Inner {
-    /// The number of outstanding tasks (Go's counter `v`).
-    count: AtomicIsize,
-    /// Woken with `notify_waiters` when `count` moves from non-zero to zero.
+    /// The round (high 32 bits) and the counter (low 32 bits, an `i32`:
+    /// Go's counter `v`); see the module docs.
+    state: AtomicU64,
+    /// Woken with `notify_waiters` when the counter moves to zero.
     zero: Notify,
+}
+
+/// The counter in a state word.
+fn count_of(state: u64) -> i32 {
+    // Truncation intended: the counter is the low 32 bits.
+    state as u32 as i32
+}
+
+/// The round in a state word.
+fn round_of(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+/// A state word.
+fn state_of(round: u32, count: i32) -> u64 {
+    (u64::from(round) << 32) | u64::from(count as u32)
 }
 
 impl WaitGroup {
@@ -158,7 +193,7 @@ impl WaitGroup {
     pub fn new() -> Self {
         WaitGroup {
             inner: Arc::new(Inner {
-                count: AtomicIsize::new(0),
+                state: AtomicU64::new(0),
                 zero: Notify::new(),
             }),
         }
@@ -190,24 +225,58 @@ impl WaitGroup {
     /// ```
     #[track_caller]
     pub fn add(&self, delta: isize) {
-        // AcqRel. Release: the work done before this `add`/`done` is published
-        // to a waiter whose Acquire load in `wait` reads zero; every
-        // read-modify-write on the counter continues the release sequence, so
-        // the load that reads the last one's zero synchronizes with all earlier
-        // ones. Acquire: the call that reaches zero must itself have
-        // synchronized with all earlier Release updates before it calls
-        // `notify_waiters`, because a notified waiter synchronizes only with
-        // the notifier (through the mutex inside `Notify`), not with the
-        // counter.
-        let prev = self.inner.count.fetch_add(delta, Ordering::AcqRel);
-        // The check is on the value this read-modify-write produced, not on a
-        // separate load, which could observe another caller's update instead.
-        let now = prev.wrapping_add(delta);
-        if now < 0 {
-            panic!("sync: negative WaitGroup counter");
+        let Ok(delta) = i32::try_from(delta) else {
+            panic!("sync: WaitGroup delta {delta} out of the counter's range");
+        };
+        let inner = &*self.inner;
+        if delta >= 0 {
+            // An increment never reaches zero: no round to bump. AcqRel as
+            // below. Adding to the low half: a carry into the round would
+            // need the counter past i32::MAX, refused right after.
+            let prev = inner
+                .state
+                .fetch_add(u64::from(delta as u32), Ordering::AcqRel);
+            if count_of(prev).checked_add(delta).is_none() {
+                panic!("sync: WaitGroup counter overflow");
+            }
+            return;
         }
-        if now == 0 && prev != 0 {
-            self.inner.zero.notify_waiters();
+        // AcqRel. Release: the work done before this `add`/`done` is published
+        // to a waiter whose Acquire load in `wait` reads the zero or the new
+        // round; every read-modify-write on the state continues the release
+        // sequence, so that load synchronizes with all earlier ones. Acquire:
+        // the call that reaches zero must itself have synchronized with all
+        // earlier Release updates before it calls `notify_waiters`, because a
+        // notified waiter synchronizes only with the notifier (through the
+        // mutex inside `Notify`). Relaxed on failure: the loop retries with
+        // the value read.
+        let mut state = inner.state.load(Ordering::Relaxed);
+        loop {
+            let (round, count) = (round_of(state), count_of(state));
+            let now = count.wrapping_add(delta);
+            let next = if now == 0 && count != 0 {
+                // Invariant 2: the round moves with the zero, in one update.
+                state_of(round.wrapping_add(1), 0)
+            } else {
+                state_of(round, now)
+            };
+            match inner.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if now < 0 {
+                        panic!("sync: negative WaitGroup counter");
+                    }
+                    if now == 0 && count != 0 {
+                        inner.zero.notify_waiters();
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
         }
     }
 
@@ -272,28 +341,32 @@ impl WaitGroup {
             // a zero seen after registering. Acquire: synchronizes with the
             // AcqRel update in `add` that wrote this zero (and through the
             // release sequence with every earlier one).
-            if inner.count.load(Ordering::Acquire) == 0 {
+            if count_of(inner.state.load(Ordering::Acquire)) <= 0 {
                 return;
             }
-            let mut notified = pin!(inner.zero.notified());
-            // Register first (invariant 3): a zero transition after this point
-            // calls `notify_waiters`, which now reaches this future.
-            notified.as_mut().enable();
-            // Acquire: as above. This load must come after `enable`; see the
-            // module docs for the lost wake-up the other order allows.
-            if inner.count.load(Ordering::Acquire) == 0 {
-                return;
+            let mut round = None;
+            loop {
+                let mut notified = pin!(inner.zero.notified());
+                // Register first (invariant 3): a zero transition after this
+                // point calls `notify_waiters`, which now reaches this future.
+                notified.as_mut().enable();
+                // Acquire: as above. This load must come after `enable`; see
+                // the module docs for the lost wake-up the other order allows.
+                let state = inner.state.load(Ordering::Acquire);
+                let first = *round.get_or_insert(round_of(state));
+                if count_of(state) <= 0 || round_of(state) != first {
+                    return;
+                }
+                tracing::trace!(
+                    target: "gokio::sync",
+                    location = %caller,
+                    "sync.WaitGroup.Wait: parked"
+                );
+                // Woken by a zero transition: ours if the round moved on since
+                // the first look (checked at the top of the next turn), a
+                // stale one from before it otherwise (module docs).
+                notified.await;
             }
-            tracing::trace!(
-                target: "gokio::sync",
-                location = %caller,
-                "sync.WaitGroup.Wait: parked"
-            );
-            // Only `notify_waiters` completes this future (invariant 4), so
-            // waking up means the counter reached zero after we registered.
-            // Memory: the notifier's `add` acquired every earlier update, and
-            // `Notify`'s internal mutex orders its wake-up before our return.
-            notified.await;
         })
     }
 
@@ -402,7 +475,7 @@ impl WaitGroup {
     pub fn count(&self) -> usize {
         // Acquire: synchronizes with the AcqRel updates in `add`, so a caller
         // that reads zero may rely on the finished work, as after `wait`.
-        let count = self.inner.count.load(Ordering::Acquire);
+        let count = count_of(self.inner.state.load(Ordering::Acquire));
         // Negative only after the misuse panic (invariant 1); report 0 then.
         usize::try_from(count).unwrap_or(0)
     }
@@ -434,7 +507,7 @@ impl fmt::Debug for WaitGroup {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Relaxed: a diagnostic snapshot; nothing is read on its strength.
-        let count = self.inner.count.load(Ordering::Relaxed);
+        let count = count_of(self.inner.state.load(Ordering::Relaxed));
         f.debug_struct("WaitGroup").field("count", &count).finish()
     }
 }
