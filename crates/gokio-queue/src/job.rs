@@ -11,6 +11,7 @@
 //! 3. The consumer's prefetch slot (`permit`) is released only after the
 //!    delivery is settled or given back, when the `Job` itself goes.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -59,6 +60,13 @@ pub(crate) struct ConsumerCtx {
 }
 
 impl ConsumerCtx {
+    /// How often a job held for a long time is reported in progress: a
+    /// third of the ack wait, so two heartbeats may be lost or late before
+    /// the queue gives up on it.
+    pub(crate) fn heartbeat_every(&self) -> Duration {
+        (self.ack_wait / 3).max(Duration::from_millis(3))
+    }
+
     pub(crate) fn new(queue: &str, opts: &Options) -> Arc<ConsumerCtx> {
         Arc::new(ConsumerCtx {
             queue: queue.into(),
@@ -69,6 +77,17 @@ impl ConsumerCtx {
             counters: opts.counters.clone(),
         })
     }
+}
+
+/// Waits for the next heartbeat tick of a job held in a consumer's
+/// hand-off, making the interval on the first call: an `async fn`, so a
+/// `select!` branch that is never polled (a worker took the job at once)
+/// costs no timer.
+pub(crate) async fn next_tick(ticks: &mut Option<tokio::time::Interval>, every: Duration) {
+    ticks
+        .get_or_insert_with(|| tokio::time::interval_at(tokio::time::Instant::now() + every, every))
+        .tick()
+        .await;
 }
 
 /// Turns one delivery into a [`Job`]: counts it, opens its span and decodes
@@ -325,23 +344,33 @@ impl<J> Job<J> {
     /// Panics outside a Tokio runtime (it starts a goroutine).
     #[track_caller]
     pub fn keep_alive(&self) -> KeepAlive {
-        let beat = self.delivery().heartbeat();
-        let every = (self.ctx.ack_wait / 3).max(Duration::from_millis(3));
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let span = self.span.clone();
+        let beats = self.heartbeats();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         gokio::go_named(format!("keep-alive {}", self.id), async move {
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    () = tokio::time::sleep(every) => {
-                        if let Err(err) = beat().await {
-                            tracing::warn!(parent: &span, %err, "heartbeat failed");
-                        }
-                    }
-                }
+            tokio::select! {
+                _ = stopped => {}
+                never = beats => match never {},
             }
         });
         KeepAlive { _stop: stop }
+    }
+
+    /// Reports the job in progress every third of the ack wait, for ever
+    /// (until dropped): what [`keep_alive`](Job::keep_alive) runs, and what
+    /// [`durable_worker_pool`](crate::durable_worker_pool) races against a
+    /// handler without starting a goroutine per job.
+    pub(crate) fn heartbeats(&self) -> impl Future<Output = Infallible> + Send + 'static {
+        let beat = self.delivery().heartbeat();
+        let every = self.ctx.heartbeat_every();
+        let span = self.span.clone();
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(err) = beat().await {
+                    tracing::warn!(parent: &span, %err, "heartbeat failed");
+                }
+            }
+        }
     }
 
     /// The delivery's heartbeat, for a consumer that holds the job in its

@@ -954,19 +954,23 @@ impl<J: DeserializeOwned + Send + 'static> Consumer<J> {
     /// the workers are (the NATS backend does the same). `None` if the
     /// consumer is to stop; the unsent job is then dropped, hence nak'd.
     async fn offer(&self, cancel: &CancellationToken, job: Job<J>) -> Option<()> {
-        let every = (self.ctx.ack_wait / 3).max(Duration::from_millis(3));
+        let every = self.ctx.heartbeat_every();
         let beat = job.heartbeat();
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        // Made only if no worker takes the job at once (`next_tick` is
+        // polled only after `send`): a timer per job would cost an
+        // allocation on every hand-off.
+        let mut ticks = None;
         let send = self.tx.send(job);
         let mut send = std::pin::pin!(send);
         loop {
             let sent = self
                 .stoppable(cancel, async {
                     tokio::select! {
+                        biased;
                         // `Err`: every receiver is gone; the job comes back
                         // in the error and is dropped, hence nak'd.
                         sent = &mut send => Some(sent.is_ok()),
-                        _ = ticks.tick() => None,
+                        () = job::next_tick(&mut ticks, every) => None,
                     }
                 })
                 .await?;

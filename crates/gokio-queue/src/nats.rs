@@ -800,19 +800,23 @@ impl<J: DeserializeOwned + Send + 'static> Puller<J> {
         request: &mut Option<Request>,
         pending: &mut VecDeque<Job<J>>,
     ) -> Result<(), Stopped> {
-        let every = (self.ctx.ack_wait / 3).max(Duration::from_millis(3));
+        let every = self.ctx.heartbeat_every();
         let offered = job.heartbeat();
         let send = self.tx.send(job);
         tokio::pin!(send);
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // Made only if no worker takes the job at once (`next_tick` is
+        // polled only after `send`): a timer per job would cost an
+        // allocation on every hand-off.
+        let mut ticks = None;
         loop {
             tokio::select! {
+                biased;
                 // `Err`: every receiver is gone; the job comes back in the
                 // error and is dropped, hence nak'd.
                 sent = &mut send => return sent.map_err(|_| Stopped),
                 // The unsent job is dropped with the send, hence nak'd.
                 () = self.stopped() => return Err(Stopped),
-                _ = ticks.tick() => {
+                () = job::next_tick(&mut ticks, every) => {
                     if let Some(req) = request.as_mut() {
                         while let Some(Some(Ok(message))) = req.batch.next().now_or_never() {
                             if let Some(job) = self.admit(message, req).await {

@@ -22,8 +22,9 @@ use crate::Job;
 ///   (the pool's panic policy, see [`gokio_patterns::WorkerPool`]); after a
 ///   panic on its last allowed delivery it is dead-lettered.
 ///
-/// While a handler runs, the job's heartbeat ([`Job::keep_alive`]) keeps
-/// it from being redelivered, however long it takes. The handler gets a
+/// While a handler runs, the job's heartbeat (as [`Job::keep_alive`], but
+/// in the worker's own goroutine) keeps it from being redelivered, however
+/// long it takes. The handler gets a
 /// clone of the payload and runs inside the job's `job` span.
 ///
 /// The results channel closes when `jobs` closes (see
@@ -75,9 +76,11 @@ where
         let handler = f(job.payload().clone());
         async move {
             let span = job.span().clone();
-            let heartbeat = job.keep_alive();
-            let outcome = handler.instrument(span.clone()).await;
-            drop(heartbeat);
+            let outcome = tokio::select! {
+                biased;
+                outcome = handler.instrument(span.clone()) => outcome,
+                never = job.heartbeats() => match never {},
+            };
             let settled = match &outcome {
                 Ok(_) => job.ack().await,
                 Err(err) => {
