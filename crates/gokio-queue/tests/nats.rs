@@ -100,8 +100,8 @@ async fn submit_then_consume<I: Into<String>>(
     nats::consume(client, queue, opts.clone()).await.unwrap()
 }
 
-/// The queue's only dead letter, after checking its id, its deliveries and
-/// that its reason contains `reason`.
+/// The queue's only dead letter, once there is one, after checking its id,
+/// its deliveries and that its reason contains `reason`.
 async fn only_dead_letter(
     client: &nats::Client,
     queue: &str,
@@ -109,6 +109,10 @@ async fn only_dead_letter(
     deliveries: u32,
     reason: &str,
 ) -> DeadLetter {
+    eventually("a dead letter", || async {
+        !dead(client, queue).await.is_empty()
+    })
+    .await;
     let mut letters = dead(client, queue).await;
     assert_eq!(letters.len(), 1);
     let letter = letters.remove(0);
@@ -119,6 +123,14 @@ async fn only_dead_letter(
 
 /// Drops what the test still holds (stopping its consumers), then deletes
 /// the queue.
+/// Waits until the queue holds nothing, waiting or in flight.
+async fn drained(client: &nats::Client, queue: &str) {
+    eventually("the queue drains", || async {
+        backlog(client, queue).await == (0, 0)
+    })
+    .await;
+}
+
 async fn teardown<T>(client: &nats::Client, queue: &str, held: T) {
     drop(held);
     nats::delete_queue(client, queue).await.unwrap();
@@ -366,10 +378,6 @@ async fn a_job_never_settled_on_its_last_delivery_is_dead_lettered() {
     let first = recv(&jobs).await;
     let last = recv(&jobs).await;
     assert_eq!((last.delivery_count(), last.is_last_attempt()), (2, true));
-    eventually("the consumer dead-letters the job", || async {
-        !dead(&client, &queue).await.is_empty()
-    })
-    .await;
     only_dead_letter(
         &client,
         &queue,
@@ -378,10 +386,7 @@ async fn a_job_never_settled_on_its_last_delivery_is_dead_lettered() {
         "not settled on its last delivery (2 of 2)",
     )
     .await;
-    eventually("the job leaves the queue", || async {
-        backlog(&client, &queue).await == (0, 0)
-    })
-    .await;
+    drained(&client, &queue).await;
     let js = async_nats::jetstream::new(client.clone());
     let mut stream = js.get_stream(format!("GOKIO_{queue}")).await.unwrap();
     assert_eq!(
@@ -601,10 +606,7 @@ async fn durable_worker_pool_processes_every_job() {
         stats.delivered,
         stats.acked + stats.nacked + stats.terminated + stats.dead_lettered
     );
-    eventually("the queue is empty", || async {
-        backlog(&client, &queue).await == (0, 0)
-    })
-    .await;
+    drained(&client, &queue).await;
 
     teardown(&client, &queue, results).await;
 }
@@ -632,10 +634,6 @@ async fn durable_worker_pool_dead_letters_a_job_that_always_fails() {
             .expect("the pool is running");
         assert_eq!(failed, Err("task 7 cannot be done".to_string()));
     }
-    eventually("the job is dead-lettered", || async {
-        !dead(&client, &queue).await.is_empty()
-    })
-    .await;
     only_dead_letter(
         &client,
         &queue,
@@ -644,10 +642,7 @@ async fn durable_worker_pool_dead_letters_a_job_that_always_fails() {
         "failed on its last delivery (3 of 3): task 7 cannot be done",
     )
     .await;
-    eventually("the queue is empty", || async {
-        backlog(&client, &queue).await == (0, 0)
-    })
-    .await;
+    drained(&client, &queue).await;
     assert!(results.try_recv().is_err(), "no fourth delivery");
     let stats = opts.counters().stats();
     assert_eq!(
